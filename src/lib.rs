@@ -1,0 +1,11 @@
+//! lockdrill rehearses recovery from AWS IAM admin lockouts.
+//!
+//! The crate is laid out as the pipeline of a drill: [`doc`] reads JSON and YAML with
+//! positions, [`policy`] decides requests the way AWS documents it, [`world`] describes the
+//! accounts and organization a drill starts from, and [`cli`] is the command line.
+
+pub mod cli;
+pub mod diagnostic;
+pub mod doc;
+pub mod policy;
+pub mod world;
