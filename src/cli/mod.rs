@@ -1,1 +1,116 @@
-//! placeholder
+//! The command line: argument parsing, logging set-up, and exit codes.
+//!
+//! Exit codes are part of the interface, so that scripts and CI can tell outcomes apart:
+//! [`EXIT_ALLOWED`], [`EXIT_DENIED`], [`EXIT_BAD_INPUT`].
+
+mod eval;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Every request asked was allowed.
+pub const EXIT_ALLOWED: u8 = 0;
+/// At least one request was denied.
+pub const EXIT_DENIED: u8 = 1;
+/// A world, policy or request could not be read; the message says where and why.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lockdrill",
+    version,
+    about = "Rehearse recovery from AWS IAM admin lockouts"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decide requests against a world the way AWS would, and explain the decision.
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// The world file (YAML).
+    #[arg(long, value_name = "FILE")]
+    world: PathBuf,
+
+    /// Who acts: a user, role session, federated user or root ARN.
+    #[arg(
+        long,
+        value_name = "ARN",
+        required_unless_present = "requests",
+        conflicts_with = "requests"
+    )]
+    principal: Option<String>,
+
+    /// The action, as `service:Action`.
+    #[arg(
+        long,
+        value_name = "ACTION",
+        required_unless_present = "requests",
+        conflicts_with = "requests"
+    )]
+    action: Option<String>,
+
+    /// The resource ARN, or `*`.
+    #[arg(
+        long,
+        value_name = "ARN",
+        required_unless_present = "requests",
+        conflicts_with = "requests"
+    )]
+    resource: Option<String>,
+
+    /// The account that owns the resource, for ARNs without one (S3).
+    #[arg(long, value_name = "ID", conflicts_with = "requests")]
+    resource_account: Option<String>,
+
+    /// A request-context value; repeat a key for a multi-valued key.
+    #[arg(long, value_name = "KEY=VALUE", conflicts_with = "requests")]
+    context: Vec<String>,
+
+    /// A session policy (JSON file) passed when the session was made.
+    #[arg(long, value_name = "FILE", conflicts_with = "requests")]
+    session_policy: Option<PathBuf>,
+
+    /// Many requests, one JSON object a line (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    requests: Option<PathBuf>,
+
+    /// Output format; `--requests` always prints JSON lines.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Eval(args) => eval::run(&args),
+    };
+    ExitCode::from(code)
+}
+
+/// Operator logs go to stderr, filtered by `LOCKDRILL_LOG` (default: warnings only).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LOCKDRILL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+}

@@ -33,6 +33,8 @@ pub struct MatchedStatement<'a> {
     /// Zero-based position in the policy's `Statement` list.
     pub index: usize,
     pub effect: Effect,
+    /// For SCPs and RCPs: the level it is attached at, counted from the organization root.
+    pub level: Option<usize>,
 }
 
 /// The answer to one request.

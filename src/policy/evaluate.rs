@@ -109,14 +109,14 @@ pub fn evaluate<'a>(request: &Request<'_>, applicable: &Applicable<'a>) -> Decis
         .map(|levels| scan.levels(levels, PolicyType::Rcp));
     let mut resource = applicable
         .resource_policy
-        .map(|policy| scan.policies(&[policy], PolicyType::Resource))
+        .map(|policy| scan.policies(&[policy], PolicyType::Resource, None))
         .unwrap_or_default();
-    let identity = scan.policies(&applicable.identity, PolicyType::Identity);
+    let identity = scan.policies(&applicable.identity, PolicyType::Identity, None);
     let boundary = applicable
         .boundary
-        .map(|policy| scan.policies(&[policy], PolicyType::Boundary));
+        .map(|policy| scan.policies(&[policy], PolicyType::Boundary, None));
     let session = if principal.kind.is_session() && !applicable.session.is_empty() {
-        Some(scan.policies(&applicable.session, PolicyType::Session))
+        Some(scan.policies(&applicable.session, PolicyType::Session, None))
     } else {
         None
     };
@@ -223,15 +223,20 @@ impl<'a> Scan<'_, 'a> {
             allow: true,
             ..Found::default()
         };
-        for level in levels {
-            let at_level = self.policies(level, policy_type);
+        for (depth, level) in levels.iter().enumerate() {
+            let at_level = self.policies(level, policy_type, Some(depth));
             found.deny |= at_level.deny;
             found.allow &= at_level.allow;
         }
         found
     }
 
-    fn policies(&mut self, policies: &[PolicyRef<'a>], policy_type: PolicyType) -> Found {
+    fn policies(
+        &mut self,
+        policies: &[PolicyRef<'a>],
+        policy_type: PolicyType,
+        level: Option<usize>,
+    ) -> Found {
         let mut found = Found::default();
         for policy in policies {
             for statement in &policy.policy.statements {
@@ -251,6 +256,7 @@ impl<'a> Scan<'_, 'a> {
                     sid: statement.sid.as_deref(),
                     index: statement.index,
                     effect: statement.effect,
+                    level,
                 });
             }
         }

@@ -17,7 +17,7 @@ pub mod variables;
 pub use context::{Context, ContextValue};
 pub use decision::{Decision, MatchedStatement, Outcome};
 pub use evaluate::{Applicable, PolicyRef, Request, evaluate};
-pub use parse::{parse_policy, parse_policy_node};
+pub use parse::{is_account_id, parse_policy, parse_policy_node};
 
 use crate::diagnostic::Pos;
 use condition::Condition;
