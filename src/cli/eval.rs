@@ -9,7 +9,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{EXIT_ALLOWED, EXIT_BAD_INPUT, EXIT_DENIED, EvalArgs, Format};
+use super::{
+    EXIT_ALLOWED, EXIT_BAD_INPUT, EXIT_DENIED, EXIT_EXPECTED, EXIT_UNEXPECTED, EvalArgs, Format,
+};
 use crate::diagnostic::{Diagnostic, Diagnostics, Pos};
 use crate::policy::{
     ContextValue, Decision, Policy, PolicyKind, PolicyType, Request, evaluate, parse_policy,
@@ -27,7 +29,7 @@ pub fn run(args: &EvalArgs) -> u8 {
     tracing::debug!(world = %args.world.display(), accounts = world.accounts.len(), "world loaded");
 
     match &args.requests {
-        Some(path) => run_many(&world, path),
+        Some(path) => run_many(&world, path, args),
         None => run_one(&world, args),
     }
 }
@@ -52,7 +54,7 @@ fn run_one(world: &World, args: &EvalArgs) -> u8 {
         }
     };
 
-    let output = match args.format {
+    let output = match args.format.unwrap_or(Format::Text) {
         Format::Json => serde_json::to_string_pretty(&report).expect("a report always serializes"),
         Format::Text => render_text(&report),
     };
@@ -64,7 +66,7 @@ fn run_one(world: &World, args: &EvalArgs) -> u8 {
     }
 }
 
-fn run_many(world: &World, path: &Path) -> u8 {
+fn run_many(world: &World, path: &Path, args: &EvalArgs) -> u8 {
     let origin = path.display().to_string();
     let reader: Box<dyn BufRead> = if origin == "-" {
         Box::new(std::io::stdin().lock())
@@ -77,9 +79,10 @@ fn run_many(world: &World, path: &Path) -> u8 {
             }
         }
     };
+    let format = args.format.unwrap_or(Format::Json);
 
     let mut stdout = std::io::stdout().lock();
-    let (mut denied, mut bad) = (false, false);
+    let mut tally = Tally::default();
     for (index, line) in reader.lines().enumerate() {
         let number = index + 1;
         let line = match line {
@@ -93,17 +96,37 @@ fn run_many(world: &World, path: &Path) -> u8 {
             continue;
         }
 
-        let printed = match query_from_line(&origin, number, &line)
+        let outcome = query_from_line(&origin, number, &line)
             .map_err(|problems| problems.to_string())
-            .and_then(|query| {
-                decide(world, &query).map_err(|error| format!("error: {origin}:{number}: {error}"))
-            }) {
+            .and_then(|(query, label)| {
+                let mut report = decide(world, &query).map_err(|error| match &error.help {
+                    Some(help) => format!("error: {origin}:{number}: {error}\n  help: {help}"),
+                    None => format!("error: {origin}:{number}: {error}"),
+                })?;
+                report.name = label.name;
+                if let Some(expect) = label.expect {
+                    report.as_expected = Some(expect.is_met_by(report.decision));
+                    report.expected = Some(expect.name());
+                } else if args.check {
+                    return Err(format!("error: {origin}:{number}: --check needs an `expect` field on every request line"));
+                }
+                Ok(report)
+            });
+
+        let printed = match outcome {
             Ok(report) => {
-                denied |= report.decision != "allow";
-                serde_json::to_string(&report).expect("a report always serializes")
+                tally.denied |= report.decision != "allow";
+                tally.unexpected += usize::from(report.as_expected == Some(false));
+                tally.checked += 1;
+                match format {
+                    Format::Json => {
+                        serde_json::to_string(&report).expect("a report always serializes")
+                    }
+                    Format::Text => format!("{}\n", render_numbered(number, &report)),
+                }
             }
             Err(message) => {
-                bad = true;
+                tally.bad = true;
                 eprintln!("{message}");
                 serde_json::json!({ "line": number, "error": message }).to_string()
             }
@@ -113,18 +136,83 @@ fn run_many(world: &World, path: &Path) -> u8 {
         }
     }
 
-    if bad {
+    if args.check && format == Format::Text {
+        let met = tally.checked - tally.unexpected;
+        let _ = writeln!(stdout, "{met} passed, {} failed", tally.unexpected);
+    }
+    if tally.bad {
         EXIT_BAD_INPUT
-    } else if denied {
+    } else if args.check {
+        if tally.unexpected == 0 {
+            EXIT_EXPECTED
+        } else {
+            EXIT_UNEXPECTED
+        }
+    } else if tally.denied {
         EXIT_DENIED
     } else {
         EXIT_ALLOWED
     }
 }
 
+/// What a run of many requests found.
+#[derive(Debug, Default)]
+struct Tally {
+    checked: usize,
+    unexpected: usize,
+    denied: bool,
+    bad: bool,
+}
+
+/// The decision a request line expects, with `deny` standing for either kind of deny.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expect {
+    Allow,
+    Deny,
+    ImplicitDeny,
+    ExplicitDeny,
+}
+
+impl Expect {
+    fn parse(text: &str) -> Option<Expect> {
+        match text {
+            "allow" => Some(Expect::Allow),
+            "deny" => Some(Expect::Deny),
+            "implicit_deny" => Some(Expect::ImplicitDeny),
+            "explicit_deny" => Some(Expect::ExplicitDeny),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Expect::Allow => "allow",
+            Expect::Deny => "deny",
+            Expect::ImplicitDeny => "implicit_deny",
+            Expect::ExplicitDeny => "explicit_deny",
+        }
+    }
+
+    fn is_met_by(self, decision: &str) -> bool {
+        match self {
+            Expect::Deny => decision != "allow",
+            expect => expect.name() == decision,
+        }
+    }
+}
+
+/// The optional label of a request line.
+#[derive(Debug, Default)]
+struct Label {
+    name: Option<String>,
+    expect: Option<Expect>,
+}
+
 /// What `eval` prints for one request.
 #[derive(Debug, Serialize)]
 struct Report {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
     decision: &'static str,
     decided_by: Option<&'static str>,
     principal: String,
@@ -132,6 +220,10 @@ struct Report {
     resource: String,
     matched: Vec<MatchedReport>,
     message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    as_expected: Option<bool>,
 }
 
 #[derive(Debug, Serialize)]
@@ -170,6 +262,7 @@ fn decide(world: &World, query: &Query) -> Result<Report, QueryError> {
 
 fn report(request: &Request<'_>, decision: &Decision<'_>, prepared: &Prepared<'_>) -> Report {
     Report {
+        name: None,
         decision: decision.outcome.name(),
         decided_by: decision.decided_by.map(|policy_type| policy_type.name()),
         principal: request.principal.arn.clone(),
@@ -197,6 +290,8 @@ fn report(request: &Request<'_>, decision: &Decision<'_>, prepared: &Prepared<'_
             })
             .collect(),
         message: decision.access_denied_message(request),
+        expected: None,
+        as_expected: None,
     }
 }
 
@@ -231,6 +326,24 @@ fn render_text(report: &Report) -> String {
         report.message.as_deref().unwrap_or("none (allowed)")
     ));
     text
+}
+
+/// One request of many, as text: a heading line, then the decision indented.
+fn render_numbered(number: usize, report: &Report) -> String {
+    let verdict = match (report.as_expected, report.expected) {
+        (Some(true), Some(expected)) => format!("  [ok: expected {expected}]"),
+        (Some(false), Some(expected)) => format!("  [UNEXPECTED: expected {expected}]"),
+        _ => String::new(),
+    };
+    let title = report
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{} {} {}", report.principal, report.action, report.resource));
+    let body: Vec<String> = render_text(report)
+        .lines()
+        .map(|line| format!("    {line}"))
+        .collect();
+    format!("#{number} {title}{verdict}\n{}", body.join("\n"))
 }
 
 fn query_from_flags(args: &EvalArgs) -> Result<Query, Diagnostics> {
@@ -302,9 +415,13 @@ struct RequestLine {
     context: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     session_policy: Option<serde_json::Value>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    expect: Option<String>,
 }
 
-fn query_from_line(origin: &str, number: usize, line: &str) -> Result<Query, Diagnostics> {
+fn query_from_line(origin: &str, number: usize, line: &str) -> Result<(Query, Label), Diagnostics> {
     let at = |column: usize| {
         Pos::new(
             u32::try_from(number).unwrap_or(u32::MAX),
@@ -358,14 +475,27 @@ fn query_from_line(origin: &str, number: usize, line: &str) -> Result<Query, Dia
         Some(document) => Some(session_policy_of(origin, number, document)?),
     };
 
-    Ok(Query {
+    let expect = match &request.expect {
+        None => None,
+        Some(text) => Some(Expect::parse(text).ok_or_else(|| {
+            Diagnostic::new(origin, at(1), format!("unknown expectation `{text}`"))
+                .help("expect one of allow, deny, implicit_deny, explicit_deny")
+        })?),
+    };
+    let label = Label {
+        name: request.name,
+        expect,
+    };
+
+    let query = Query {
         principal: request.principal,
         action: request.action,
         resource: request.resource,
         resource_account: request.resource_account,
         context,
         session_policy,
-    })
+    };
+    Ok((query, label))
 }
 
 /// A session policy given inline on a request line, as a JSON object or a string holding one.

@@ -1,7 +1,8 @@
 //! The command line: argument parsing, logging set-up, and exit codes.
 //!
 //! Exit codes are part of the interface, so that scripts and CI can tell outcomes apart:
-//! [`EXIT_ALLOWED`], [`EXIT_DENIED`], [`EXIT_BAD_INPUT`].
+//! [`EXIT_ALLOWED`], [`EXIT_DENIED`], [`EXIT_BAD_INPUT`], and with `--check`
+//! [`EXIT_EXPECTED`] and [`EXIT_UNEXPECTED`].
 
 mod eval;
 
@@ -16,6 +17,10 @@ pub const EXIT_ALLOWED: u8 = 0;
 pub const EXIT_DENIED: u8 = 1;
 /// A world, policy or request could not be read; the message says where and why.
 pub const EXIT_BAD_INPUT: u8 = 2;
+/// With `--check`: every expectation was met.
+pub const EXIT_EXPECTED: u8 = 0;
+/// With `--check`: at least one decision differed from its expectation.
+pub const EXIT_UNEXPECTED: u8 = 1;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -83,9 +88,14 @@ pub struct EvalArgs {
     #[arg(long, value_name = "FILE")]
     requests: Option<PathBuf>,
 
-    /// Output format; `--requests` always prints JSON lines.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    /// With `--requests`: judge each line against its `expect` field; the exit code then says
+    /// whether every expectation was met.
+    #[arg(long, requires = "requests")]
+    check: bool,
+
+    /// Output format (default: text for one request, JSON lines for `--requests`).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
