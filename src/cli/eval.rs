@@ -128,6 +128,7 @@ fn run_many(world: &World, path: &Path, args: &EvalArgs) -> u8 {
             Err(message) => {
                 tally.bad = true;
                 eprintln!("{message}");
+                let message = message.strip_prefix("error: ").unwrap_or(&message);
                 serde_json::json!({ "line": number, "error": message }).to_string()
             }
         };
