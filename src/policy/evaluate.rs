@@ -89,8 +89,10 @@ struct Found {
 pub fn evaluate<'a>(request: &Request<'_>, applicable: &Applicable<'a>) -> Decision<'a> {
     let action = request.action.to_ascii_lowercase();
     let (service, name) = action.split_once(':').unwrap_or(("", &action));
+    let has_boundary = applicable.boundary.is_some();
     let mut scan = Scan {
         request,
+        has_boundary,
         service,
         name,
         matched: Vec::new(),
@@ -213,6 +215,8 @@ struct Scan<'r, 'a> {
     request: &'r Request<'r>,
     service: &'r str,
     name: &'r str,
+    /// `NotPrincipal` never spares a principal with a permissions boundary.
+    has_boundary: bool,
     matched: Vec<MatchedStatement<'a>>,
 }
 
@@ -314,16 +318,37 @@ impl<'a> Scan<'_, 'a> {
     }
 
     fn principal_grant(&self, principals: &Matcher<PrincipalPattern>) -> Option<Grant> {
-        let best = principals
+        if principals.negated {
+            return (!self.is_excluded_by(principals)).then_some(Grant::Direct);
+        }
+        principals
             .patterns
             .iter()
             .filter_map(|pattern| self.pattern_grant(pattern))
-            .max();
-        match (principals.negated, best) {
-            (false, grant) => grant,
-            (true, None) => Some(Grant::Direct),
-            (true, Some(_)) => None,
+            .max()
+    }
+
+    /// Whether a `NotPrincipal` list spares the request principal. AWS checks the account,
+    /// then the user or role, then the session (reference_policies_elements_notprincipal.html),
+    /// so the account must be listed as well as the principal itself; and a principal with a
+    /// permissions boundary is never spared.
+    fn is_excluded_by(&self, principals: &Matcher<PrincipalPattern>) -> bool {
+        if self.has_boundary {
+            return false;
         }
+        let principal = self.request.principal;
+        let names_account = principals.patterns.iter().any(|pattern| match pattern {
+            PrincipalPattern::Any => true,
+            PrincipalPattern::Account(account) => *account == principal.account,
+            _ => false,
+        });
+        let names_principal = principal.kind == PrincipalKind::Root
+            || principals
+                .patterns
+                .iter()
+                .filter_map(|pattern| self.pattern_grant(pattern))
+                .any(|grant| grant != Grant::Account);
+        names_account && names_principal
     }
 
     fn pattern_grant(&self, pattern: &PrincipalPattern) -> Option<Grant> {
@@ -342,5 +367,113 @@ impl<'a> Scan<'_, 'a> {
             }
             PrincipalPattern::Other { .. } => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{PolicyKind, parse_policy};
+
+    fn policy(kind: PolicyKind, json: &str) -> Policy {
+        parse_policy("test.json", json, kind).unwrap_or_else(|problems| panic!("{problems}"))
+    }
+
+    fn user(name: &str) -> Principal {
+        Principal {
+            kind: PrincipalKind::User,
+            arn: format!("arn:aws:iam::111122223333:user/{name}"),
+            account: "111122223333".into(),
+            role_arn: None,
+            federating_user_arn: None,
+            is_service_linked: false,
+        }
+    }
+
+    fn decide(principal: &Principal, applicable: &Applicable<'_>) -> Outcome {
+        let context = Context::new();
+        let request = Request {
+            principal,
+            action: "s3:GetObject",
+            resource: "arn:aws:s3:::bucket/key",
+            resource_account: "111122223333",
+            context: &context,
+        };
+        evaluate(&request, applicable).outcome
+    }
+
+    const ALLOW_ALL: &str =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+
+    #[test]
+    fn not_principal_spares_only_a_listed_principal_whose_account_is_listed_too() {
+        // reference_policies_elements_notprincipal.html: list the account as well.
+        let identity = policy(PolicyKind::Identity, ALLOW_ALL);
+        let user_only = policy(
+            PolicyKind::Resource,
+            r#"{"Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:user/bob"},"Action":"s3:*","Resource":"*"}]}"#,
+        );
+        let with_account = policy(
+            PolicyKind::Resource,
+            r#"{"Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":["arn:aws:iam::111122223333:user/bob","111122223333"]},"Action":"s3:*","Resource":"*"}]}"#,
+        );
+        let applicable = |resource| Applicable {
+            identity: vec![PolicyRef {
+                name: "identity",
+                policy: &identity,
+            }],
+            resource_policy: Some(PolicyRef {
+                name: "bucket",
+                policy: resource,
+            }),
+            ..Applicable::default()
+        };
+
+        assert_eq!(
+            decide(&user("bob"), &applicable(&user_only)),
+            Outcome::ExplicitDeny
+        );
+        assert_eq!(
+            decide(&user("bob"), &applicable(&with_account)),
+            Outcome::Allow
+        );
+        assert_eq!(
+            decide(&user("alice"), &applicable(&with_account)),
+            Outcome::ExplicitDeny
+        );
+
+        // A principal with a permissions boundary is never spared.
+        let mut bounded = applicable(&with_account);
+        bounded.boundary = Some(PolicyRef {
+            name: "boundary",
+            policy: &identity,
+        });
+        assert_eq!(decide(&user("bob"), &bounded), Outcome::ExplicitDeny);
+    }
+
+    #[test]
+    fn not_principal_is_refused_with_allow_and_in_trust_policies() {
+        let allow = r#"{"Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"111122223333"},"Action":"s3:*","Resource":"*"}]}"#;
+        let problems = parse_policy("p.json", allow, PolicyKind::Resource).unwrap_err();
+        assert!(
+            problems.0[0].message.contains("must be used with"),
+            "{problems}"
+        );
+
+        let trust = r#"{"Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":"111122223333"},"Action":"sts:AssumeRole"}]}"#;
+        let problems = parse_policy("p.json", trust, PolicyKind::Trust).unwrap_err();
+        assert!(
+            problems.0[0]
+                .message
+                .contains("cannot contain `NotPrincipal`"),
+            "{problems}"
+        );
+
+        let with_resource = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole","Resource":"*"}]}"#;
+        let problems = parse_policy("p.json", with_resource, PolicyKind::Trust).unwrap_err();
+        assert!(
+            problems.0[0].message.contains("cannot contain `Resource`"),
+            "{problems}"
+        );
     }
 }

@@ -55,8 +55,11 @@ pub enum PolicyKind {
     /// Identity-based: attached to a user, group or role; also permissions boundaries and
     /// session policies. No `Principal`; a `Resource` is required.
     Identity,
-    /// Resource-based, including role trust policies: a `Principal` is required.
+    /// Resource-based: a `Principal` is required.
     Resource,
+    /// A role trust policy: a `Principal` is required, and neither `NotPrincipal` nor
+    /// `Resource` is accepted.
+    Trust,
     /// Service control policy: no `Principal`.
     Scp,
     /// Resource control policy: `Principal` must be `"*"`.

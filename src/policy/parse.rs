@@ -193,7 +193,22 @@ impl Reader<'_> {
         )
         .flatten();
 
-        let needs_resource = self.kind != PolicyKind::Resource;
+        let needs_resource = !matches!(self.kind, PolicyKind::Resource | PolicyKind::Trust);
+        if self.kind == PolicyKind::Trust {
+            for name in ["Resource", "NotResource"] {
+                if let Some(entry) = doc::get(entries, name) {
+                    problems.push(
+                        self.error(
+                            entry.key_at,
+                            format!("role trust policies cannot contain `{name}`"),
+                        )
+                        .help(
+                            "the resource of a trust policy is the role itself; remove the element",
+                        ),
+                    );
+                }
+            }
+        }
         let resources = keep(
             self.pair(node, entries, "Resource", "NotResource", needs_resource)
                 .and_then(|found| {
@@ -206,6 +221,17 @@ impl Reader<'_> {
         .flatten();
 
         let principals = keep(self.principals(node, entries), &mut problems).flatten();
+        if let (Some(Effect::Allow), Some(matcher)) = (effect, &principals) {
+            if matcher.negated {
+                let at = doc::get(entries, "NotPrincipal").map_or(node.at, |entry| entry.key_at);
+                problems.push(
+                    self.error(at, "`NotPrincipal` must be used with \"Effect\": \"Deny\"")
+                        .help(
+                            "to allow everyone but some principals, allow `*` and deny the others",
+                        ),
+                );
+            }
+        }
 
         let conditions = match doc::get(entries, "Condition") {
             None => Some(Vec::new()),
@@ -372,7 +398,10 @@ impl Reader<'_> {
         node: &Node,
         entries: &[Entry],
     ) -> Result<Option<Matcher<PrincipalPattern>>, Diagnostic> {
-        let required = matches!(self.kind, PolicyKind::Resource | PolicyKind::Rcp);
+        let required = matches!(
+            self.kind,
+            PolicyKind::Resource | PolicyKind::Trust | PolicyKind::Rcp
+        );
         let found = self.pair(node, entries, "Principal", "NotPrincipal", required)?;
         let Some((negated, entry)) = found else {
             return Ok(None);
@@ -391,6 +420,14 @@ impl Reader<'_> {
                         format!("service control policies cannot contain `{}`", entry.key),
                     )
                     .help("use a condition on `aws:PrincipalArn` to single out principals"));
+            }
+            PolicyKind::Trust if negated => {
+                return Err(self
+                    .error(
+                        entry.key_at,
+                        "role trust policies cannot contain `NotPrincipal`",
+                    )
+                    .help("name the principals that may assume the role in `Principal`"));
             }
             _ => {}
         }

@@ -532,7 +532,7 @@ impl Loader<'_> {
             .unwrap_or_else(|| unique_id("AROA", &arn));
 
         let trust_policy =
-            self.required_document(fields, &entry.value, "trust_policy", PolicyKind::Resource);
+            self.required_document(fields, &entry.value, "trust_policy", PolicyKind::Trust);
         let attachments = self.attachments(account, fields, &format!("role/{}", entry.key));
         let permissions_boundary = self.boundary(account, fields);
         let tags = self.tags(fields);
