@@ -10,6 +10,7 @@
 //! decides. It runs once per request of every drill and of `lockdrill eval --requests`, so it
 //! allocates only for the statements it reports.
 
+use super::condition::{Family, SetQualifier};
 use super::decision::{Decision, MatchedStatement, Outcome};
 use super::pattern::ArnGlob;
 use super::{
@@ -184,8 +185,11 @@ pub fn evaluate<'a>(request: &Request<'_>, applicable: &Applicable<'a>) -> Decis
     }
 
     // Step 4, within one account: a resource-policy grant may stand on its own, as far as the
-    // principal it names reaches. Trust policies must allow in every case.
-    if applicable.resource_policy_is_trust && !resource.allow {
+    // principal it names reaches. Role trust policies and KMS key policies "must explicitly
+    // allow access for principals", so without their allow nothing else helps.
+    let must_allow = applicable.resource_policy_is_trust
+        || (service == "kms" && applicable.resource_policy.is_some());
+    if must_allow && !resource.allow {
         return decide(Outcome::ImplicitDeny, Some(PolicyType::Resource));
     }
     match resource.grant {
@@ -292,7 +296,27 @@ impl<'a> Scan<'_, 'a> {
         {
             return None;
         }
-        Some(grant)
+        Some(self.widen_by_principal_arn(grant, statement))
+    }
+
+    /// A grant to the whole account whose statement also pins `aws:PrincipalArn` reaches as far
+    /// as a grant naming that principal: "This holds whether the role ARN is in Principal or in
+    /// an aws:PrincipalArn condition" (reference_policies_evaluation-logic_policy-eval-denyallow).
+    fn widen_by_principal_arn(&self, grant: Grant, statement: &Statement) -> Grant {
+        let pins_principal = statement.conditions.iter().any(|condition| {
+            condition.key == "aws:principalarn"
+                && !condition.operator.negated
+                && condition.operator.set == SetQualifier::Single
+                && !matches!(condition.operator.family, Family::Null)
+        });
+        if grant != Grant::Account || !pins_principal {
+            return grant;
+        }
+        match self.request.principal.kind {
+            PrincipalKind::AssumedRole => Grant::Limited,
+            PrincipalKind::User | PrincipalKind::FederatedUser => Grant::Direct,
+            PrincipalKind::Root => Grant::Account,
+        }
     }
 
     fn action_matches(&self, actions: &Matcher<ActionPattern>) -> bool {

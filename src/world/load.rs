@@ -1190,7 +1190,7 @@ fn unique_id(prefix: &str, seed: &str) -> String {
     let mut state = fnv1a(seed.as_bytes());
     for _ in 0..17 {
         id.push(ALPHABET[(state % 32) as usize] as char);
-        state = state / 32 ^ fnv1a(&state.to_le_bytes()).rotate_left(7);
+        state = (state / 32) ^ fnv1a(&state.to_le_bytes()).rotate_left(7);
     }
     id
 }
@@ -1202,7 +1202,7 @@ fn short_id(seed: &str, length: usize) -> String {
     let mut id = String::with_capacity(length);
     for _ in 0..length {
         id.push(ALPHABET[(state % 36) as usize] as char);
-        state = state / 36 ^ fnv1a(&state.to_le_bytes()).rotate_left(11);
+        state = (state / 36) ^ fnv1a(&state.to_le_bytes()).rotate_left(11);
     }
     id
 }
