@@ -94,6 +94,7 @@ pub fn evaluate<'a>(request: &Request<'_>, applicable: &Applicable<'a>) -> Decis
     let mut scan = Scan {
         request,
         has_boundary,
+        service_bit: super::service_bit(service),
         service,
         name,
         matched: Vec::new(),
@@ -217,6 +218,7 @@ pub fn evaluate<'a>(request: &Request<'_>, applicable: &Applicable<'a>) -> Decis
 /// The request, pre-digested, and the statements matched so far.
 struct Scan<'r, 'a> {
     request: &'r Request<'r>,
+    service_bit: u64,
     service: &'r str,
     name: &'r str,
     /// `NotPrincipal` never spares a principal with a permissions boundary.
@@ -274,7 +276,8 @@ impl<'a> Scan<'_, 'a> {
     /// Whether a statement applies to the request, and if so how far its grant reaches.
     /// Cheapest tests first: action, then resource, principal and conditions.
     fn statement_matches(&self, statement: &Statement, policy_type: PolicyType) -> Option<Grant> {
-        if !self.action_matches(&statement.actions) {
+        // The one-word service summary rules out most statements of other services at once.
+        if statement.services & self.service_bit == 0 || !self.action_matches(&statement.actions) {
             return None;
         }
         if let Some(resources) = &statement.resources {

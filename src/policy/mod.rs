@@ -96,6 +96,10 @@ pub struct Statement {
     pub at: Pos,
     pub effect: Effect,
     pub actions: Matcher<ActionPattern>,
+    /// A one-word summary of the services `actions` can match: the OR of [`service_bit`] of each
+    /// service it names, or every bit for `NotAction` and `*`. A request whose service bit is
+    /// not set cannot match, so the evaluator skips the statement without reading its patterns.
+    pub services: u64,
     /// `None` when the statement names no resource (a resource policy's own resource).
     pub resources: Option<Matcher<ResourcePattern>>,
     /// `None` in identity policies and SCPs, which name no principal.
@@ -173,4 +177,15 @@ impl PrincipalKind {
             PrincipalKind::AssumedRole | PrincipalKind::FederatedUser
         )
     }
+}
+
+/// One bit standing for a (lowercase) service name in [`Statement::services`]: the top six
+/// bits of its FNV-1a hash.
+pub fn service_bit(service: &str) -> u64 {
+    let hash = service
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+    1 << (hash >> 58)
 }

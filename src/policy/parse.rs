@@ -246,12 +246,30 @@ impl Reader<'_> {
 
         match (effect, actions, conditions) {
             (Some(effect), Some(actions), Some(conditions)) if problems.is_empty() => {
+                let services = if actions.negated {
+                    u64::MAX
+                } else {
+                    actions
+                        .patterns
+                        .iter()
+                        .fold(0, |bits, pattern| match pattern {
+                            ActionPattern::Any => u64::MAX,
+                            // Services are literal; a pattern that is not cannot be summed up.
+                            ActionPattern::Service { service, .. } => {
+                                match service.literal_text() {
+                                    Some(service) => bits | super::service_bit(service),
+                                    None => u64::MAX,
+                                }
+                            }
+                        })
+                };
                 Ok(Statement {
                     sid,
                     index,
                     at: node.at,
                     effect,
                     actions,
+                    services,
                     resources,
                     principals,
                     conditions,

@@ -30,6 +30,8 @@ enum Shape {
     Any,
     Exact(Box<str>),
     Prefix(Box<str>),
+    Suffix(Box<str>),
+    Contains(Box<str>),
     General(Box<[Token]>),
 }
 
@@ -63,6 +65,10 @@ impl Glob {
             [Token::Star] => Shape::Any,
             [Token::Literal(text)] => Shape::Exact(text.as_str().into()),
             [Token::Literal(text), Token::Star] => Shape::Prefix(text.as_str().into()),
+            [Token::Star, Token::Literal(text)] => Shape::Suffix(text.as_str().into()),
+            [Token::Star, Token::Literal(text), Token::Star] => {
+                Shape::Contains(text.as_str().into())
+            }
             _ => Shape::General(merged.into_boxed_slice()),
         };
         Glob { shape }
@@ -72,21 +78,38 @@ impl Glob {
         matches!(self.shape, Shape::Any)
     }
 
+    /// The text a wildcard-free pattern matches.
+    pub fn literal_text(&self) -> Option<&str> {
+        match &self.shape {
+            Shape::Exact(text) => Some(text),
+            _ => None,
+        }
+    }
+
     /// Whether the pattern ends in `*`, which lets an ARN pattern's last segment span colons.
     pub fn ends_with_star(&self) -> bool {
         match &self.shape {
-            Shape::Any | Shape::Prefix(_) => true,
-            Shape::Exact(_) => false,
+            Shape::Any | Shape::Prefix(_) | Shape::Contains(_) => true,
+            Shape::Exact(_) | Shape::Suffix(_) => false,
             Shape::General(tokens) => matches!(tokens.last(), Some(Token::Star)),
         }
     }
 
-    pub fn is_match(&self, text: &str) -> bool {
+    #[inline]
+    pub fn is_match(&self, whole: &str) -> bool {
+        let text = whole.as_bytes();
         match &self.shape {
             Shape::Any => true,
-            Shape::Exact(exact) => **exact == *text,
-            Shape::Prefix(prefix) => text.starts_with(&**prefix),
-            Shape::General(tokens) => match_tokens(tokens, text),
+            Shape::Exact(exact) => short_eq(exact.as_bytes(), text),
+            Shape::Prefix(prefix) => {
+                text.len() >= prefix.len() && short_eq(prefix.as_bytes(), &text[..prefix.len()])
+            }
+            Shape::Suffix(suffix) => {
+                text.len() >= suffix.len()
+                    && short_eq(suffix.as_bytes(), &text[text.len() - suffix.len()..])
+            }
+            Shape::Contains(part) => find_short(text, part.as_bytes()).is_some(),
+            Shape::General(tokens) => match_tokens(tokens, whole),
         }
     }
 }
@@ -124,8 +147,15 @@ fn match_tokens(tokens: &[Token], text: &str) -> bool {
         if let Some(current) = tokens.get(token) {
             let advanced = match current {
                 Token::Star => {
-                    resume = Some((token + 1, offset));
                     token += 1;
+                    // Skip straight to where the next literal occurs: nothing before can match.
+                    if let Some(Token::Literal(literal)) = tokens.get(token) {
+                        match find_short(&bytes[offset..], literal.as_bytes()) {
+                            Some(skip) => offset += skip,
+                            None => return false,
+                        }
+                    }
+                    resume = Some((token, offset));
                     continue;
                 }
                 Token::One if offset < bytes.len() => Some(offset + char_width(bytes[offset])),
@@ -145,7 +175,13 @@ fn match_tokens(tokens: &[Token], text: &str) -> bool {
 
         match resume {
             Some((after_star, tried)) if tried < bytes.len() => {
-                let next = tried + char_width(bytes[tried]);
+                let mut next = tried + char_width(bytes[tried]);
+                if let Some(Token::Literal(literal)) = tokens.get(after_star) {
+                    match find_short(&bytes[next..], literal.as_bytes()) {
+                        Some(skip) => next += skip,
+                        None => return false,
+                    }
+                }
                 resume = Some((after_star, next));
                 token = after_star;
                 offset = next;
@@ -153,6 +189,24 @@ fn match_tokens(tokens: &[Token], text: &str) -> bool {
             _ => return false,
         }
     }
+}
+
+/// Byte equality without a call to `memcmp`, which costs more than it saves on the few bytes
+/// of an action name or ARN segment.
+#[inline]
+fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// Where `needle` first occurs in `haystack`: a first-byte scan, cheaper than a two-way
+/// searcher for the short texts of policies.
+fn find_short(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    let Some((&first, rest)) = needle.split_first() else {
+        return Some(0);
+    };
+    let last_start = haystack.len().checked_sub(needle.len())?;
+    (0..=last_start)
+        .find(|&at| haystack[at] == first && short_eq(&haystack[at + 1..at + needle.len()], rest))
 }
 
 /// Width in bytes of the UTF-8 character that starts with `lead`.
@@ -171,6 +225,11 @@ pub struct ArnGlob {
     /// At most six: `arn`, partition, service, region, account, and the resource part, which
     /// may itself hold colons.
     segments: Box<[Glob]>,
+    /// The leading segments that are plain text, joined with their colons: matched as one
+    /// prefix. Never includes the last segment.
+    prefix: Box<str>,
+    /// How many segments `prefix` covers.
+    prefix_segments: usize,
 }
 
 impl ArnGlob {
@@ -201,8 +260,21 @@ impl ArnGlob {
                 .expect("never empty")
                 .push(Token::Literal(rest.to_owned()));
         }
+        let segments: Box<[Glob]> = segments.into_iter().map(Glob::from_tokens).collect();
+        let mut prefix = String::new();
+        let mut prefix_segments = 0;
+        for segment in &segments[..segments.len() - 1] {
+            let Shape::Exact(text) = &segment.shape else {
+                break;
+            };
+            prefix.push_str(text);
+            prefix.push(':');
+            prefix_segments += 1;
+        }
         ArnGlob {
-            segments: segments.into_iter().map(Glob::from_tokens).collect(),
+            segments,
+            prefix: prefix.into(),
+            prefix_segments,
         }
     }
 
@@ -212,18 +284,20 @@ impl ArnGlob {
 
     pub fn is_match(&self, arn: &str) -> bool {
         let last = self.segments.len() - 1;
-        let mut rest = arn;
+        let Some(mut rest) = arn.strip_prefix(&*self.prefix) else {
+            return false;
+        };
 
-        for (index, segment) in self.segments.iter().enumerate() {
+        for (index, segment) in self.segments.iter().enumerate().skip(self.prefix_segments) {
             if index == last {
                 // The final segment takes the remaining text whole when it is the resource
                 // part (the sixth) or ends with `*`; otherwise it must be the last segment.
                 if index == 5 || segment.ends_with_star() {
                     return segment.is_match(rest);
                 }
-                return !rest.contains(':') && segment.is_match(rest);
+                return !rest.bytes().any(|b| b == b':') && segment.is_match(rest);
             }
-            let Some(colon) = rest.find(':') else {
+            let Some(colon) = rest.bytes().position(|b| b == b':') else {
                 return false;
             };
             if !segment.is_match(&rest[..colon]) {
