@@ -5,6 +5,7 @@
 //! [`EXIT_EXPECTED`] and [`EXIT_UNEXPECTED`].
 
 mod eval;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +18,8 @@ pub const EXIT_ALLOWED: u8 = 0;
 pub const EXIT_DENIED: u8 = 1;
 /// A world, policy or request could not be read; the message says where and why.
 pub const EXIT_BAD_INPUT: u8 = 2;
+/// The emulator or the gateway could not be started.
+pub const EXIT_EMULATOR: u8 = 3;
 /// With `--check`: every expectation was met.
 pub const EXIT_EXPECTED: u8 = 0;
 /// With `--check`: at least one decision differed from its expectation.
@@ -37,6 +40,10 @@ struct Cli {
 enum Command {
     /// Decide requests against a world the way AWS would, and explain the decision.
     Eval(EvalArgs),
+    /// Build a world in an emulator behind the enforcing gateway, and run until Ctrl-C.
+    Serve(serve::ServeArgs),
+    /// Print the `export` lines that act as one principal of a served world.
+    Env(serve::EnvArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -110,6 +117,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Eval(args) => eval::run(&args),
+        Command::Serve(args) => serve::run_serve(&args),
+        Command::Env(args) => serve::run_env(&args),
     };
     ExitCode::from(code)
 }

@@ -143,7 +143,71 @@ impl Node {
     }
 }
 
+impl Node {
+    /// The value as compact JSON text, keys in document order: how a policy written as YAML is
+    /// sent to AWS.
+    pub fn to_json(&self) -> String {
+        let mut text = String::new();
+        self.write_json(&mut text);
+        text
+    }
+
+    fn write_json(&self, text: &mut String) {
+        match &self.value {
+            Value::Null => text.push_str("null"),
+            Value::Bool(flag) => text.push_str(if *flag { "true" } else { "false" }),
+            Value::Number(number) if serde_json::from_str::<serde_json::Number>(number).is_ok() => {
+                text.push_str(number)
+            }
+            // Numbers JSON cannot carry as written (`012345678901`, `+1`) stay text.
+            Value::Number(number) | Value::String(number) => {
+                text.push_str(&serde_json::to_string(number).expect("strings serialize"))
+            }
+            Value::Array(items) => {
+                text.push('[');
+                for (index, item) in items.iter().enumerate() {
+                    if index > 0 {
+                        text.push(',');
+                    }
+                    item.write_json(text);
+                }
+                text.push(']');
+            }
+            Value::Object(entries) => {
+                text.push('{');
+                for (index, entry) in entries.iter().enumerate() {
+                    if index > 0 {
+                        text.push(',');
+                    }
+                    text.push_str(&serde_json::to_string(&entry.key).expect("strings serialize"));
+                    text.push(':');
+                    entry.value.write_json(text);
+                }
+                text.push('}');
+            }
+        }
+    }
+}
+
 /// Looks up a key in an object's entries, exactly as spelled.
 pub fn get<'a>(entries: &'a [Entry], key: &str) -> Option<&'a Entry> {
     entries.iter().find(|entry| entry.key == key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_documents_become_json_in_order() {
+        let node = parse_yaml(
+            "w.yaml",
+            "Version: 2012-10-17\nStatement:\n  - {Effect: Allow, Action: [\"iam:*\"], N: 1.5, Z: 012, Q: \"a\\\"b\"}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            node.to_json(),
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:*"],"N":1.5,"Z":"012","Q":"a\"b"}]}"#
+        );
+    }
 }

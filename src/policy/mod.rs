@@ -86,6 +86,8 @@ pub struct Policy {
     pub version: Version,
     pub id: Option<String>,
     pub statements: Vec<Statement>,
+    /// The document as compact JSON, as it is sent to AWS when the policy is created.
+    pub document: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -122,6 +122,7 @@ pub fn parse_policy_node(
             version,
             id,
             statements,
+            document: node.to_json(),
         })
     } else {
         Err(Diagnostics(problems))

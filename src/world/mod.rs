@@ -8,7 +8,7 @@
 //! drills) need as well.
 
 mod load;
-mod managed;
+pub mod managed;
 mod resolve;
 
 pub use resolve::{Prepared, Query, QueryError};
