@@ -19,17 +19,38 @@ const ROUNDS: usize = 200;
 
 #[tokio::main]
 async fn main() {
+    // `LOCKDRILL_LOG=info` shows the gateway's own log line per call, with its time upstream.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("LOCKDRILL_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
+
     let world_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/admin-restored.yaml");
     let world = World::load(&world_path).unwrap_or_else(|problems| panic!("{problems}"));
     let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let live = LiveWorld::start(&world, &EmulatorKind::Moto, &LeaseOptions::default(), listen)
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    let live = LiveWorld::start(
+        &world,
+        &EmulatorKind::Moto,
+        &LeaseOptions::default(),
+        listen,
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{error}"));
 
     let file = live.credentials_file();
     let alice = file.find("alice").unwrap();
-    let alice = Keys { access_key_id: alice.access_key_id.clone(), secret_access_key: alice.secret_access_key.clone(), session_token: None };
-    let direct = Clients::new(live.emulator.endpoint(), &emulator_keys(), Some("123456789012"));
+    let alice = Keys {
+        access_key_id: alice.access_key_id.clone(),
+        secret_access_key: alice.secret_access_key.clone(),
+        session_token: None,
+    };
+    let direct = Clients::new(
+        live.emulator.endpoint(),
+        &emulator_keys(),
+        Some("123456789012"),
+    );
     let gateway = Clients::new(&file.endpoint, &alice, None);
 
     // Warm both paths (connection set-up, Moto's first-call costs).
@@ -47,8 +68,16 @@ async fn main() {
     let (direct_median, direct_p99) = summary(&mut straight);
     let (gateway_median, gateway_p99) = summary(&mut through);
     println!("calls per path: {}", straight.len());
-    println!("straight to Moto : median {:>7.3} ms  p99 {:>7.3} ms", ms(direct_median), ms(direct_p99));
-    println!("through gateway  : median {:>7.3} ms  p99 {:>7.3} ms", ms(gateway_median), ms(gateway_p99));
+    println!(
+        "straight to Moto : median {:>7.3} ms  p99 {:>7.3} ms",
+        ms(direct_median),
+        ms(direct_p99)
+    );
+    println!(
+        "through gateway  : median {:>7.3} ms  p99 {:>7.3} ms",
+        ms(gateway_median),
+        ms(gateway_p99)
+    );
     println!(
         "added            : median {:>+7.3} ms ({:+.1}%)  p99 {:>+7.3} ms",
         ms(gateway_median) - ms(direct_median),
@@ -68,19 +97,43 @@ async fn run_mix(clients: &Clients, rounds: usize) -> Vec<Duration> {
         latencies.push(started.elapsed());
 
         let started = Instant::now();
-        clients.iam.get_user().user_name("bob").send().await.expect("GetUser");
+        clients
+            .iam
+            .get_user()
+            .user_name("bob")
+            .send()
+            .await
+            .expect("GetUser");
         latencies.push(started.elapsed());
 
         let started = Instant::now();
-        clients.iam.list_attached_user_policies().user_name("alice").send().await.expect("ListAttachedUserPolicies");
+        clients
+            .iam
+            .list_attached_user_policies()
+            .user_name("alice")
+            .send()
+            .await
+            .expect("ListAttachedUserPolicies");
         latencies.push(started.elapsed());
 
         let started = Instant::now();
-        clients.iam.get_role().role_name("MyRole").send().await.expect("GetRole");
+        clients
+            .iam
+            .get_role()
+            .role_name("MyRole")
+            .send()
+            .await
+            .expect("GetRole");
         latencies.push(started.elapsed());
 
         let started = Instant::now();
-        clients.iam.list_groups_for_user().user_name("bob").send().await.expect("ListGroupsForUser");
+        clients
+            .iam
+            .list_groups_for_user()
+            .user_name("bob")
+            .send()
+            .await
+            .expect("ListGroupsForUser");
         latencies.push(started.elapsed());
     }
     latencies

@@ -25,7 +25,10 @@ pub enum LiveError {
     #[error("building the world in the emulator: {0}")]
     Provision(#[from] ProvisionError),
     #[error("starting the gateway on {listen}: {source}")]
-    Gateway { listen: SocketAddr, source: std::io::Error },
+    Gateway {
+        listen: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// An emulator with a world in it, behind the gateway.
@@ -38,7 +41,12 @@ pub struct LiveWorld {
 }
 
 impl LiveWorld {
-    pub async fn start(world: &World, kind: &EmulatorKind, options: &LeaseOptions, listen: SocketAddr) -> Result<LiveWorld, LiveError> {
+    pub async fn start(
+        world: &World,
+        kind: &EmulatorKind,
+        options: &LeaseOptions,
+        listen: SocketAddr,
+    ) -> Result<LiveWorld, LiveError> {
         let emulator = Emulator::start(kind, options).await?;
         let endpoint = emulator.endpoint().to_owned();
 
@@ -52,7 +60,11 @@ impl LiveWorld {
                 credentials.add(Credential {
                     keys,
                     expires_at: None,
-                    holder: Holder::User { account: account.id.clone(), name: user.name.clone(), arn: user.arn.clone() },
+                    holder: Holder::User {
+                        account: account.id.clone(),
+                        name: user.name.clone(),
+                        arn: user.arn.clone(),
+                    },
                 });
             }
         }
@@ -73,7 +85,12 @@ impl LiveWorld {
         }
 
         tracing::info!(gateway = %gateway.endpoint(), emulator = %endpoint, "world is live");
-        Ok(LiveWorld { emulator, gateway, credentials, roots_unavailable })
+        Ok(LiveWorld {
+            emulator,
+            gateway,
+            credentials,
+            roots_unavailable,
+        })
     }
 
     /// The credentials of every principal, for `--credentials FILE` and `lockdrill env`.
@@ -103,7 +120,10 @@ impl LiveWorld {
             roots_unavailable: self
                 .roots_unavailable
                 .iter()
-                .map(|(account, reason)| RootUnavailable { account: account.clone(), reason: reason.clone() })
+                .map(|(account, reason)| RootUnavailable {
+                    account: account.clone(),
+                    reason: reason.clone(),
+                })
                 .collect(),
         }
     }
@@ -125,7 +145,11 @@ pub fn root_sign_in_blocker(root: &RootUser) -> Option<&'static str> {
     }
 }
 
-async fn create_access_key(clients: &Clients, user: &str, account: &str) -> Result<Keys, ProvisionError> {
+async fn create_access_key(
+    clients: &Clients,
+    user: &str,
+    account: &str,
+) -> Result<Keys, ProvisionError> {
     let doing = format!("creating an access key for `{user}` in account {account}");
     let created = clients
         .iam
@@ -134,7 +158,9 @@ async fn create_access_key(clients: &Clients, user: &str, account: &str) -> Resu
         .send()
         .await
         .map_err(|error| ProvisionError::new(&doing, provision::reason(error)))?;
-    let key = created.access_key().ok_or_else(|| ProvisionError::new(&doing, "no key returned"))?;
+    let key = created
+        .access_key()
+        .ok_or_else(|| ProvisionError::new(&doing, "no key returned"))?;
     Ok(Keys {
         access_key_id: key.access_key_id().to_owned(),
         secret_access_key: key.secret_access_key().to_owned(),
@@ -188,16 +214,28 @@ impl CredentialsFile {
             if let Some(found) = self.principals.iter().find(|keys| keys.principal == arn) {
                 return Ok(found);
             }
-            if let Some(unavailable) = self.roots_unavailable.iter().find(|root| root.account == account) {
-                return Err(format!("the root user of {account} cannot sign in: {}", unavailable.reason));
+            if let Some(unavailable) = self
+                .roots_unavailable
+                .iter()
+                .find(|root| root.account == account)
+            {
+                return Err(format!(
+                    "the root user of {account} cannot sign in: {}",
+                    unavailable.reason
+                ));
             }
         }
-        let by_name: Vec<&PrincipalKeys> =
-            self.principals.iter().filter(|keys| keys.principal.ends_with(&format!("/{wanted}"))).collect();
+        let by_name: Vec<&PrincipalKeys> = self
+            .principals
+            .iter()
+            .filter(|keys| keys.principal.ends_with(&format!("/{wanted}")))
+            .collect();
         match by_name.as_slice() {
             [one] => Ok(one),
             [] => Err(format!("no principal `{wanted}` in the credentials file")),
-            _ => Err(format!("`{wanted}` names several principals; give the full ARN")),
+            _ => Err(format!(
+                "`{wanted}` names several principals; give the full ARN"
+            )),
         }
     }
 }

@@ -38,7 +38,9 @@ pub struct Keys {
 
 impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keys").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
+        f.debug_struct("Keys")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -93,7 +95,11 @@ impl Clients {
             aws_sdk_organizations::Client::from_conf(config.build())
         };
 
-        Clients { iam, sts, organizations }
+        Clients {
+            iam,
+            sts,
+            organizations,
+        }
     }
 }
 
@@ -112,7 +118,10 @@ impl Intercept for AccountHeader {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        context.request_mut().headers_mut().insert(MOTO_ACCOUNT_HEADER, self.0.clone());
+        context
+            .request_mut()
+            .headers_mut()
+            .insert(MOTO_ACCOUNT_HEADER, self.0.clone());
         Ok(())
     }
 }

@@ -248,6 +248,7 @@ async fn a_killed_moto_is_reported_with_its_exit() {
         }
     };
     let message = error.to_string();
+    eprintln!("{message}");
     assert!(
         message.contains(&format!("moto (pid {pid}) exited")),
         "{message}"
@@ -285,6 +286,7 @@ async fn an_external_endpoint_that_is_down_says_how_to_start_one() {
         .await
         .unwrap_err()
         .to_string();
+    eprintln!("{message}");
 
     assert!(
         message.contains(&format!("`http://127.0.0.1:{port}`")),
@@ -430,4 +432,46 @@ async fn holds_a_moto_lease_until_killed() {
 
     tokio::time::sleep(Duration::from_secs(60)).await;
     drop(moto);
+}
+
+/// Runs `container:moto` against a socket where no engine can be, in a child process so that
+/// its `DOCKER_HOST` is its own.
+#[cfg(feature = "containers")]
+#[test]
+fn a_container_without_an_engine_names_the_socket_and_the_moto_backend() {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "--nocapture",
+            "starts_a_moto_container",
+        ])
+        .env("DOCKER_HOST", "unix:///nonexistent/lockdrill/docker.sock")
+        .output()
+        .unwrap();
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let message = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("error: "))
+        .expect("an error");
+    assert!(message.contains("no Docker engine answers"), "{message}");
+    assert!(
+        message.contains("`unix:///nonexistent/lockdrill/docker.sock`"),
+        "{message}"
+    );
+    assert!(message.contains("`--emulator moto`"), "{message}");
+}
+
+/// The other half of `a_container_without_an_engine_names_the_socket_and_the_moto_backend`.
+#[cfg(feature = "containers")]
+#[tokio::test]
+#[ignore = "run by a_container_without_an_engine_names_the_socket_and_the_moto_backend"]
+async fn starts_a_moto_container() {
+    let kind: EmulatorKind = "container:moto".parse().unwrap();
+
+    match Emulator::start(&kind, &LeaseOptions::default()).await {
+        Ok(moto) => println!("started at {}", moto.endpoint()),
+        Err(error) => println!("error: {error}"),
+    }
 }

@@ -24,9 +24,14 @@ fn world(path: &str) -> World {
 }
 
 async fn live(path: &str) -> LiveWorld {
-    LiveWorld::start(&world(path), &EmulatorKind::Moto, &LeaseOptions::default(), any_port())
-        .await
-        .unwrap_or_else(|error| panic!("the world did not come to life: {error}"))
+    LiveWorld::start(
+        &world(path),
+        &EmulatorKind::Moto,
+        &LeaseOptions::default(),
+        any_port(),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("the world did not come to life: {error}"))
 }
 
 /// The `aws` CLI v1 of lockdrill's managed Python environment, installed once.
@@ -40,7 +45,9 @@ fn aws_cli() -> &'static Path {
 
 /// Runs the `aws` CLI as `principal` of a served world, with nothing else in its environment.
 fn aws(file: &CredentialsFile, principal: &str, args: &[&str]) -> Output {
-    let keys = file.find(principal).unwrap_or_else(|message| panic!("{message}"));
+    let keys = file
+        .find(principal)
+        .unwrap_or_else(|message| panic!("{message}"));
     let home = std::env::temp_dir().join(format!("lockdrill-e2e-home-{}", std::process::id()));
     std::fs::create_dir_all(&home).expect("a temporary HOME");
 
@@ -71,7 +78,12 @@ fn stderr(output: &Output) -> String {
 }
 
 fn assert_ok(output: &Output, what: &str) {
-    assert!(output.status.success(), "{what} failed:\n{}{}", stdout(output), stderr(output));
+    assert!(
+        output.status.success(),
+        "{what} failed:\n{}{}",
+        stdout(output),
+        stderr(output)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -80,7 +92,18 @@ async fn admin_detached_lockout_and_root_recovery_through_the_aws_cli() {
     let file = live.credentials_file();
 
     // The lockout is real, with AWS's own words.
-    let denied = aws(&file, "alice", &["iam", "attach-user-policy", "--user-name", "bob", "--policy-arn", "arn:aws:iam::aws:policy/AdministratorAccess"]);
+    let denied = aws(
+        &file,
+        "alice",
+        &[
+            "iam",
+            "attach-user-policy",
+            "--user-name",
+            "bob",
+            "--policy-arn",
+            "arn:aws:iam::aws:policy/AdministratorAccess",
+        ],
+    );
     assert!(!denied.status.success());
     assert_eq!(
         stderr(&denied).trim(),
@@ -91,14 +114,70 @@ async fn admin_detached_lockout_and_root_recovery_through_the_aws_cli() {
 
     // The root user re-attaches AdministratorAccess to alice and to MyRole.
     let root = "root:123456789012";
-    assert_ok(&aws(&file, root, &["iam", "attach-user-policy", "--user-name", "alice", "--policy-arn", "arn:aws:iam::aws:policy/AdministratorAccess"]), "root attach-user-policy");
-    assert_ok(&aws(&file, root, &["iam", "attach-role-policy", "--role-name", "MyRole", "--policy-arn", "arn:aws:iam::aws:policy/AdministratorAccess"]), "root attach-role-policy");
+    assert_ok(
+        &aws(
+            &file,
+            root,
+            &[
+                "iam",
+                "attach-user-policy",
+                "--user-name",
+                "alice",
+                "--policy-arn",
+                "arn:aws:iam::aws:policy/AdministratorAccess",
+            ],
+        ),
+        "root attach-user-policy",
+    );
+    assert_ok(
+        &aws(
+            &file,
+            root,
+            &[
+                "iam",
+                "attach-role-policy",
+                "--role-name",
+                "MyRole",
+                "--policy-arn",
+                "arn:aws:iam::aws:policy/AdministratorAccess",
+            ],
+        ),
+        "root attach-role-policy",
+    );
 
     // alice is back: who she is, and an IAM write.
-    let identity = aws(&file, "alice", &["sts", "get-caller-identity", "--query", "Arn", "--output", "text"]);
+    let identity = aws(
+        &file,
+        "alice",
+        &[
+            "sts",
+            "get-caller-identity",
+            "--query",
+            "Arn",
+            "--output",
+            "text",
+        ],
+    );
     assert_ok(&identity, "get-caller-identity");
-    assert_eq!(stdout(&identity).trim(), "arn:aws:iam::123456789012:user/alice");
-    assert_ok(&aws(&file, "alice", &["iam", "attach-user-policy", "--user-name", "bob", "--policy-arn", "arn:aws:iam::aws:policy/AdministratorAccess"]), "alice attach-user-policy after recovery");
+    assert_eq!(
+        stdout(&identity).trim(),
+        "arn:aws:iam::123456789012:user/alice"
+    );
+    assert_ok(
+        &aws(
+            &file,
+            "alice",
+            &[
+                "iam",
+                "attach-user-policy",
+                "--user-name",
+                "bob",
+                "--policy-arn",
+                "arn:aws:iam::aws:policy/AdministratorAccess",
+            ],
+        ),
+        "alice attach-user-policy after recovery",
+    );
 
     live.stop().await;
 }
@@ -107,7 +186,14 @@ async fn admin_detached_lockout_and_root_recovery_through_the_aws_cli() {
 async fn scp_lockout_break_glass_and_management_root_through_the_aws_cli() {
     let live = live("scenarios/scp-denies-iam.yaml").await;
     let file = live.credentials_file();
-    let attach = ["iam", "attach-user-policy", "--user-name", "bob", "--policy-arn", "arn:aws:iam::aws:policy/AdministratorAccess"];
+    let attach = [
+        "iam",
+        "attach-user-policy",
+        "--user-name",
+        "bob",
+        "--policy-arn",
+        "arn:aws:iam::aws:policy/AdministratorAccess",
+    ];
 
     // The member account's admin and its root are denied by the SCP.
     for principal in ["alice", "root:222222222222"] {
@@ -125,35 +211,105 @@ async fn scp_lockout_break_glass_and_management_root_through_the_aws_cli() {
         &file,
         "alice",
         &[
-            "sts", "assume-role", "--role-arn", "arn:aws:iam::222222222222:role/BreakGlassAdminRole",
-            "--role-session-name", "recovery", "--serial-number", "arn:aws:iam::222222222222:mfa/alice",
-            "--token-code", "123456", "--output", "json",
+            "sts",
+            "assume-role",
+            "--role-arn",
+            "arn:aws:iam::222222222222:role/BreakGlassAdminRole",
+            "--role-session-name",
+            "recovery",
+            "--serial-number",
+            "arn:aws:iam::222222222222:mfa/alice",
+            "--token-code",
+            "123456",
+            "--output",
+            "json",
         ],
     );
     assert_ok(&assumed, "assume-role");
-    let credentials: serde_json::Value = serde_json::from_slice(&assumed.stdout).expect("assume-role prints JSON");
+    let credentials: serde_json::Value =
+        serde_json::from_slice(&assumed.stdout).expect("assume-role prints JSON");
     let session = CredentialsFile {
         endpoint: file.endpoint.clone(),
         region: file.region.clone(),
         principals: vec![lockdrill::live::PrincipalKeys {
             principal: "arn:aws:sts::222222222222:assumed-role/BreakGlassAdminRole/recovery".into(),
             kind: "role-session".into(),
-            access_key_id: credentials["Credentials"]["AccessKeyId"].as_str().unwrap().into(),
-            secret_access_key: credentials["Credentials"]["SecretAccessKey"].as_str().unwrap().into(),
-            session_token: credentials["Credentials"]["SessionToken"].as_str().map(str::to_owned),
+            access_key_id: credentials["Credentials"]["AccessKeyId"]
+                .as_str()
+                .unwrap()
+                .into(),
+            secret_access_key: credentials["Credentials"]["SecretAccessKey"]
+                .as_str()
+                .unwrap()
+                .into(),
+            session_token: credentials["Credentials"]["SessionToken"]
+                .as_str()
+                .map(str::to_owned),
         }],
         roots_unavailable: Vec::new(),
     };
-    let identity = aws(&session, "recovery", &["sts", "get-caller-identity", "--query", "Arn", "--output", "text"]);
-    assert_eq!(stdout(&identity).trim(), "arn:aws:sts::222222222222:assumed-role/BreakGlassAdminRole/recovery");
-    assert_ok(&aws(&session, "recovery", &attach), "break-glass attach-user-policy");
+    let identity = aws(
+        &session,
+        "recovery",
+        &[
+            "sts",
+            "get-caller-identity",
+            "--query",
+            "Arn",
+            "--output",
+            "text",
+        ],
+    );
+    assert_eq!(
+        stdout(&identity).trim(),
+        "arn:aws:sts::222222222222:assumed-role/BreakGlassAdminRole/recovery"
+    );
+    assert_ok(
+        &aws(&session, "recovery", &attach),
+        "break-glass attach-user-policy",
+    );
 
     // The management account's root finds the SCP at fault and rewrites it.
     let root = "root:111111111111";
-    let listed = aws(&file, root, &["organizations", "list-policies-for-target", "--target-id", "222222222222", "--filter", "SERVICE_CONTROL_POLICY", "--output", "json"]);
+    let listed = aws(
+        &file,
+        root,
+        &[
+            "organizations",
+            "list-policies-for-target",
+            "--target-id",
+            "222222222222",
+            "--filter",
+            "SERVICE_CONTROL_POLICY",
+            "--output",
+            "json",
+        ],
+    );
     assert_ok(&listed, "list-policies-for-target on the account");
-    let ou = live.gateway.world().organization.as_ref().unwrap().root.children[0].id.clone();
-    let listed = aws(&file, root, &["organizations", "list-policies-for-target", "--target-id", &ou, "--filter", "SERVICE_CONTROL_POLICY", "--output", "json"]);
+    let ou = live
+        .gateway
+        .world()
+        .organization
+        .as_ref()
+        .unwrap()
+        .root
+        .children[0]
+        .id
+        .clone();
+    let listed = aws(
+        &file,
+        root,
+        &[
+            "organizations",
+            "list-policies-for-target",
+            "--target-id",
+            &ou,
+            "--filter",
+            "SERVICE_CONTROL_POLICY",
+            "--output",
+            "json",
+        ],
+    );
     assert_ok(&listed, "list-policies-for-target on the OU");
     let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
     let policy_id = listed["Policies"]
@@ -164,16 +320,61 @@ async fn scp_lockout_break_glass_and_management_root_through_the_aws_cli() {
         .and_then(|policy| policy["Id"].as_str())
         .expect("the SCP is attached to the OU")
         .to_owned();
-    let content = aws(&file, root, &["organizations", "describe-policy", "--policy-id", &policy_id, "--query", "Policy.Content", "--output", "text"]);
+    let content = aws(
+        &file,
+        root,
+        &[
+            "organizations",
+            "describe-policy",
+            "--policy-id",
+            &policy_id,
+            "--query",
+            "Policy.Content",
+            "--output",
+            "text",
+        ],
+    );
     assert_ok(&content, "describe-policy");
-    assert!(stdout(&content).contains("BreakGlassAdminRole"), "{}", stdout(&content));
+    assert!(
+        stdout(&content).contains("BreakGlassAdminRole"),
+        "{}",
+        stdout(&content)
+    );
 
     let relaxed = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iam:DeleteAccountPasswordPolicy","Resource":"*"}]}"#;
-    assert_ok(&aws(&file, root, &["organizations", "update-policy", "--policy-id", &policy_id, "--content", relaxed]), "update-policy");
-    assert_ok(&aws(&file, "alice", &attach), "alice attach-user-policy after the SCP was fixed");
+    assert_ok(
+        &aws(
+            &file,
+            root,
+            &[
+                "organizations",
+                "update-policy",
+                "--policy-id",
+                &policy_id,
+                "--content",
+                relaxed,
+            ],
+        ),
+        "update-policy",
+    );
+    assert_ok(
+        &aws(&file, "alice", &attach),
+        "alice attach-user-policy after the SCP was fixed",
+    );
 
     // A member account cannot change the SCP itself.
-    let denied = aws(&file, "alice", &["organizations", "update-policy", "--policy-id", &policy_id, "--content", relaxed]);
+    let denied = aws(
+        &file,
+        "alice",
+        &[
+            "organizations",
+            "update-policy",
+            "--policy-id",
+            &policy_id,
+            "--content",
+            relaxed,
+        ],
+    );
     assert!(!denied.status.success());
 
     live.stop().await;
@@ -202,9 +403,18 @@ async fn the_rust_sdk_sees_the_same_lockout() {
     let service_error = error.into_service_error();
     let meta = aws_sdk_iam::error::ProvideErrorMetadata::meta(&service_error);
     assert_eq!(meta.code(), Some("AccessDenied"));
-    assert!(meta.message().unwrap_or_default().ends_with("because no identity-based policy allows the iam:AttachUserPolicy action"));
+    assert!(
+        meta.message()
+            .unwrap_or_default()
+            .ends_with("because no identity-based policy allows the iam:AttachUserPolicy action")
+    );
 
-    let identity = clients.sts.get_caller_identity().send().await.expect("get-caller-identity is always allowed");
+    let identity = clients
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("get-caller-identity is always allowed");
     assert_eq!(identity.arn(), Some("arn:aws:iam::123456789012:user/alice"));
 
     live.stop().await;
@@ -220,27 +430,50 @@ async fn bad_credentials_get_aws_errors_and_a_dead_emulator_a_clear_5xx() {
     stranger.principals[0].access_key_id = "AKIAUNKNOWNKEY000000".into();
     let name = stranger.principals[0].principal.clone();
     let refused = aws(&stranger, &name, &["iam", "list-users"]);
-    assert!(stderr(&refused).contains("(InvalidClientTokenId)"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("(InvalidClientTokenId)"),
+        "{}",
+        stderr(&refused)
+    );
 
     // The right key with the wrong secret.
     let mut forger = file.clone();
     forger.principals[0].secret_access_key = "not-the-secret-0000000000000000000000000".into();
     let refused = aws(&forger, &name, &["iam", "list-users"]);
-    assert!(stderr(&refused).contains("(SignatureDoesNotMatch)"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("(SignatureDoesNotMatch)"),
+        "{}",
+        stderr(&refused)
+    );
 
     // An unsigned request.
     let client = reqwest_free_post(&file.endpoint, "Action=ListUsers&Version=2010-05-08").await;
     assert_eq!(client.0, 403);
-    assert!(client.1.contains("<Code>MissingAuthenticationToken</Code>"), "{}", client.1);
+    assert!(
+        client.1.contains("<Code>MissingAuthenticationToken</Code>"),
+        "{}",
+        client.1
+    );
 
     // The emulator dies: the gateway answers 503 and stays up.
     let pid = live.emulator.pid().expect("a Moto process");
-    Command::new("kill").arg("-9").arg(pid.to_string()).status().expect("kill runs");
+    Command::new("kill")
+        .arg("-9")
+        .arg(pid.to_string())
+        .status()
+        .expect("kill runs");
     std::thread::sleep(std::time::Duration::from_millis(300));
     let failed = aws(&file, "root:123456789012", &["iam", "list-users"]);
     assert!(!failed.status.success());
-    assert!(stderr(&failed).contains("ServiceUnavailable") || stderr(&failed).contains("503"), "{}", stderr(&failed));
-    assert!(live.emulator.check_alive().is_err(), "the lease knows its emulator died");
+    assert!(
+        stderr(&failed).contains("ServiceUnavailable") || stderr(&failed).contains("503"),
+        "{}",
+        stderr(&failed)
+    );
+    assert!(
+        live.emulator.check_alive().is_err(),
+        "the lease knows its emulator died"
+    );
     let again = reqwest_free_post(&file.endpoint, "Action=ListUsers&Version=2010-05-08").await;
     assert_eq!(again.0, 403, "the gateway still answers");
 
@@ -252,7 +485,9 @@ async fn reqwest_free_post(endpoint: &str, body: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let address = endpoint.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(address).await.expect("the gateway accepts connections");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("the gateway accepts connections");
     let request = format!(
         "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
@@ -260,6 +495,10 @@ async fn reqwest_free_post(endpoint: &str, body: &str) -> (u16, String) {
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
-    let status = response.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
     (status, response)
 }

@@ -65,7 +65,10 @@ pub fn run_serve(args: &ServeArgs) -> u8 {
         }
     };
     if !args.listen.ip().is_loopback() && !args.allow_remote_endpoint {
-        eprintln!("error: the gateway listens on loopback only, not `{}`", args.listen);
+        eprintln!(
+            "error: the gateway listens on loopback only, not `{}`",
+            args.listen
+        );
         eprintln!("  help: use --listen 127.0.0.1:PORT");
         return EXIT_BAD_INPUT;
     }
@@ -81,7 +84,10 @@ pub fn run_serve(args: &ServeArgs) -> u8 {
 }
 
 async fn serve(world: World, kind: EmulatorKind, args: &ServeArgs) -> u8 {
-    let options = LeaseOptions { allow_remote: args.allow_remote_endpoint, show_progress: true };
+    let options = LeaseOptions {
+        allow_remote: args.allow_remote_endpoint,
+        show_progress: true,
+    };
     let live = tokio::select! {
         live = LiveWorld::start(&world, &kind, &options, args.listen) => live,
         _ = tokio::signal::ctrl_c() => {
@@ -103,7 +109,10 @@ async fn serve(world: World, kind: EmulatorKind, args: &ServeArgs) -> u8 {
         None => Ok(String::new()),
     };
     match written {
-        Ok(path) if !path.is_empty() => eprintln!("credentials of {} principals written to {path}", file.principals.len()),
+        Ok(path) if !path.is_empty() => eprintln!(
+            "credentials of {} principals written to {path}",
+            file.principals.len()
+        ),
         Ok(_) => eprintln!("(pass --credentials FILE to save every principal's credentials)"),
         Err(error) => {
             eprintln!("error: {error}");
@@ -112,10 +121,17 @@ async fn serve(world: World, kind: EmulatorKind, args: &ServeArgs) -> u8 {
         }
     }
     for unavailable in &file.roots_unavailable {
-        eprintln!("root user of {} cannot sign in: {}", unavailable.account, unavailable.reason);
+        eprintln!(
+            "root user of {} cannot sign in: {}",
+            unavailable.account, unavailable.reason
+        );
     }
     println!("{}", file.endpoint);
-    eprintln!("gateway ready at {} (emulator {}); Ctrl-C stops both", file.endpoint, live.emulator.endpoint());
+    eprintln!(
+        "gateway ready at {} (emulator {}); Ctrl-C stops both",
+        file.endpoint,
+        live.emulator.endpoint()
+    );
 
     let _ = tokio::signal::ctrl_c().await;
     eprintln!("stopping");
@@ -135,17 +151,28 @@ fn write_credentials(path: &Path, file: &CredentialsFile) -> Result<(), String> 
         .truncate(true)
         .mode(0o600)
         .open(path)
-        .map_err(|error| format!("cannot write the credentials file `{}`: {error}", path.display()))?;
-    output
-        .write_all(text.as_bytes())
-        .map_err(|error| format!("cannot write the credentials file `{}`: {error}", path.display()))
+        .map_err(|error| {
+            format!(
+                "cannot write the credentials file `{}`: {error}",
+                path.display()
+            )
+        })?;
+    output.write_all(text.as_bytes()).map_err(|error| {
+        format!(
+            "cannot write the credentials file `{}`: {error}",
+            path.display()
+        )
+    })
 }
 
 pub fn run_env(args: &EnvArgs) -> u8 {
     let text = match std::fs::read_to_string(&args.credentials) {
         Ok(text) => text,
         Err(error) => {
-            eprintln!("error: cannot read `{}`: {error}", args.credentials.display());
+            eprintln!(
+                "error: cannot read `{}`: {error}",
+                args.credentials.display()
+            );
             eprintln!("  help: write it with `lockdrill serve --credentials FILE`");
             return EXIT_BAD_INPUT;
         }
@@ -153,7 +180,12 @@ pub fn run_env(args: &EnvArgs) -> u8 {
     let file: CredentialsFile = match serde_json::from_str(&text) {
         Ok(file) => file,
         Err(error) => {
-            eprintln!("error: {}:{}:{}: not a lockdrill credentials file: {error}", args.credentials.display(), error.line(), error.column());
+            eprintln!(
+                "error: {}:{}:{}: not a lockdrill credentials file: {error}",
+                args.credentials.display(),
+                error.line(),
+                error.column()
+            );
             return EXIT_BAD_INPUT;
         }
     };
@@ -172,8 +204,14 @@ pub fn run_env(args: &EnvArgs) -> u8 {
     println!("export AWS_REGION={}", shell_quote(&file.region));
     println!("export AWS_CONFIG_FILE=/dev/null");
     println!("export AWS_SHARED_CREDENTIALS_FILE=/dev/null");
-    println!("export AWS_ACCESS_KEY_ID={}", shell_quote(&keys.access_key_id));
-    println!("export AWS_SECRET_ACCESS_KEY={}", shell_quote(&keys.secret_access_key));
+    println!(
+        "export AWS_ACCESS_KEY_ID={}",
+        shell_quote(&keys.access_key_id)
+    );
+    println!(
+        "export AWS_SECRET_ACCESS_KEY={}",
+        shell_quote(&keys.secret_access_key)
+    );
     if let Some(token) = &keys.session_token {
         println!("export AWS_SESSION_TOKEN={}", shell_quote(token));
     }

@@ -111,11 +111,7 @@ impl ContainerLease {
             logs,
         };
 
-        let url = EndpointUrl {
-            is_https: false,
-            host: "127.0.0.1".into(),
-            port: host_port,
-        };
+        let url = EndpointUrl::loopback(host_port);
         let waited =
             endpoint::wait_until_answers(&url, spec.readiness, spec.timeout, &mut lease).await;
 

@@ -31,6 +31,15 @@ pub(crate) struct EndpointUrl {
 }
 
 impl EndpointUrl {
+    /// `http://127.0.0.1:PORT`, where lockdrill's own emulators listen.
+    pub fn loopback(port: u16) -> EndpointUrl {
+        EndpointUrl {
+            is_https: false,
+            host: "127.0.0.1".into(),
+            port,
+        }
+    }
+
     pub fn parse(url: &str) -> Result<EndpointUrl, EmulatorError> {
         let bad = |reason: &str| EmulatorError::BadUrl {
             url: url.into(),

@@ -227,13 +227,10 @@ async fn start_moto_process(options: &LeaseOptions) -> Result<Emulator, Emulator
         .map_err(|error| EmulatorError::io("prepare", "the Python environment", error.into()))??;
     let launcher = env.write_launcher(MOTO_LAUNCHER)?;
 
-    for attempt in 1..=PORT_ATTEMPTS {
+    let mut attempt = 1;
+    loop {
         let port = endpoint::free_loopback_port()?;
-        let url = EndpointUrl {
-            is_https: false,
-            host: "127.0.0.1".into(),
-            port,
-        };
+        let url = EndpointUrl::loopback(port);
         let mut moto = MotoProcess::spawn(&env, &launcher, port)?;
 
         let waited =
@@ -257,6 +254,7 @@ async fn start_moto_process(options: &LeaseOptions) -> Result<Emulator, Emulator
             }
             Err(WaitError::Died(death)) if attempt < PORT_ATTEMPTS && lost_its_port(&death) => {
                 tracing::debug!(port, "another process took the port; trying another");
+                attempt += 1;
             }
             Err(WaitError::Died(death)) => return Err(death),
             Err(WaitError::TimedOut { last_error }) => {
@@ -271,7 +269,6 @@ async fn start_moto_process(options: &LeaseOptions) -> Result<Emulator, Emulator
             }
         }
     }
-    unreachable!("the last attempt returns")
 }
 
 fn lost_its_port(death: &EmulatorError) -> bool {
@@ -298,15 +295,19 @@ async fn start_external(url: &str, options: &LeaseOptions) -> Result<Emulator, E
         &mut NotOurs,
     )
     .await;
-    if let Err(WaitError::TimedOut { last_error }) = waited {
-        return Err(EmulatorError::NotAnswering {
-            what: "no emulator".into(),
-            endpoint: url.into(),
-            waited_secs: EXTERNAL_READY_TIMEOUT.as_secs(),
-            last_error,
-            advice: "start it first (docker/compose.yaml runs Moto), or use `--emulator moto`",
-            stderr: StderrTail::default(),
-        });
+    match waited {
+        Ok(_) => {}
+        Err(WaitError::Died(death)) => return Err(death),
+        Err(WaitError::TimedOut { last_error }) => {
+            return Err(EmulatorError::NotAnswering {
+                what: "the emulator".into(),
+                endpoint: url.into(),
+                waited_secs: EXTERNAL_READY_TIMEOUT.as_secs(),
+                last_error,
+                advice: "start it first (docker/compose.yaml runs Moto), or use `--emulator moto`",
+                stderr: StderrTail::default(),
+            });
+        }
     }
 
     Ok(Emulator {
@@ -328,11 +329,7 @@ async fn start_container(kind: &EmulatorKind, image: &str) -> Result<Emulator, E
     Ok(Emulator {
         kind: kind.clone(),
         endpoint: format!("http://127.0.0.1:{port}"),
-        url: EndpointUrl {
-            is_https: false,
-            host: "127.0.0.1".into(),
-            port,
-        },
+        url: EndpointUrl::loopback(port),
         backend: Some(Backend::Container(Box::new(lease))),
     })
 }

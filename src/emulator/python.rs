@@ -13,6 +13,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::EmulatorError;
 
@@ -105,10 +106,14 @@ impl PythonEnv {
             return Ok(path);
         }
 
-        // Written aside and renamed, so that a concurrent start never runs half a file.
-        let partial = self
-            .home
-            .join(format!("moto_launcher.py.{}.partial", std::process::id()));
+        // Written aside under a name no other writer uses, then renamed, so that a concurrent
+        // start (in this process or another) never runs half a file.
+        static WRITES: AtomicU64 = AtomicU64::new(0);
+        let write = WRITES.fetch_add(1, Ordering::Relaxed);
+        let partial = self.home.join(format!(
+            "moto_launcher.py.{}-{write}.partial",
+            std::process::id()
+        ));
         fs::create_dir_all(&self.home)
             .map_err(|source| EmulatorError::io("create the directory", &self.home, source))?;
         fs::write(&partial, source)

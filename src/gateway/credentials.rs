@@ -20,8 +20,14 @@ use crate::sdk::Keys;
 /// Who holds a credential.
 #[derive(Clone, Debug)]
 pub enum Holder {
-    Root { account: String },
-    User { account: String, name: String, arn: String },
+    Root {
+        account: String,
+    },
+    User {
+        account: String,
+        name: String,
+        arn: String,
+    },
     RoleSession {
         account: String,
         role_name: String,
@@ -36,7 +42,9 @@ pub enum Holder {
 impl Holder {
     pub fn account(&self) -> &str {
         match self {
-            Holder::Root { account } | Holder::User { account, .. } | Holder::RoleSession { account, .. } => account,
+            Holder::Root { account }
+            | Holder::User { account, .. }
+            | Holder::RoleSession { account, .. } => account,
         }
     }
 
@@ -45,7 +53,12 @@ impl Holder {
         match self {
             Holder::Root { account } => format!("arn:aws:iam::{account}:root"),
             Holder::User { arn, .. } => arn.clone(),
-            Holder::RoleSession { account, role_name, session_name, .. } => {
+            Holder::RoleSession {
+                account,
+                role_name,
+                session_name,
+                ..
+            } => {
                 format!("arn:aws:sts::{account}:assumed-role/{role_name}/{session_name}")
             }
         }
@@ -73,18 +86,27 @@ impl CredentialStore {
     /// Records a credential; a key seen again replaces the old record.
     pub fn add(&self, credential: Credential) {
         tracing::debug!(access_key_id = %credential.keys.access_key_id, holder = %credential.holder.arn(), "credential recorded");
-        let mut by_key = self.by_key.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut by_key = self
+            .by_key
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         by_key.insert(credential.keys.access_key_id.clone(), credential);
     }
 
     /// Forgets a key, as DeleteAccessKey does.
     pub fn remove(&self, access_key_id: &str) {
-        let mut by_key = self.by_key.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut by_key = self
+            .by_key
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         by_key.remove(access_key_id);
     }
 
     pub fn get(&self, access_key_id: &str) -> Option<Credential> {
-        let by_key = self.by_key.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let by_key = self
+            .by_key
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         by_key.get(access_key_id).cloned()
     }
 
@@ -95,13 +117,22 @@ impl CredentialStore {
             secret_access_key: random_secret(),
             session_token: None,
         };
-        self.add(Credential { keys: keys.clone(), expires_at: None, holder: Holder::Root { account: account.to_owned() } });
+        self.add(Credential {
+            keys: keys.clone(),
+            expires_at: None,
+            holder: Holder::Root {
+                account: account.to_owned(),
+            },
+        });
         keys
     }
 
     /// Every credential, for writing the credentials file.
     pub fn all(&self) -> Vec<Credential> {
-        let by_key = self.by_key.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let by_key = self
+            .by_key
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         by_key.values().cloned().collect()
     }
 }
@@ -146,14 +177,20 @@ pub fn random_id(prefix: &str, length: usize) -> String {
 /// A 40-character secret access key.
 fn random_secret() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    (0..40).map(|index| ALPHABET[((random_u64() >> (index % 8)) % 64) as usize] as char).collect()
+    (0..40)
+        .map(|index| ALPHABET[((random_u64() >> (index % 8)) % 64) as usize] as char)
+        .collect()
 }
 
 /// 64 random bits from the standard library's randomly seeded hasher: enough for keys that
 /// only open a local emulator.
 fn random_u64() -> u64 {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
     hasher.finish()
 }
 
@@ -169,7 +206,10 @@ mod tests {
         assert_eq!(keys.secret_access_key.len(), 40);
         let credential = store.get(&keys.access_key_id).unwrap();
         assert_eq!(credential.holder.arn(), "arn:aws:iam::123456789012:root");
-        assert_ne!(store.issue_root("123456789012").access_key_id, keys.access_key_id);
+        assert_ne!(
+            store.issue_root("123456789012").access_key_id,
+            keys.access_key_id
+        );
     }
 
     #[test]
@@ -181,6 +221,9 @@ mod tests {
             session_policy: None,
             mfa: true,
         };
-        assert_eq!(holder.arn(), "arn:aws:sts::123456789012:assumed-role/BreakGlassAdminRole/recovery");
+        assert_eq!(
+            holder.arn(),
+            "arn:aws:sts::123456789012:assumed-role/BreakGlassAdminRole/recovery"
+        );
     }
 }

@@ -24,12 +24,19 @@ pub struct Problem {
 /// Checks the policy documents a write carries, as AWS does before storing them.
 pub fn malformed_document(operation: &Operation) -> Option<Problem> {
     let (parameter, kind) = match (operation.service, operation.name.as_str()) {
-        (Service::Iam, "CreatePolicy" | "CreatePolicyVersion" | "PutUserPolicy" | "PutGroupPolicy" | "PutRolePolicy") => {
-            ("PolicyDocument", PolicyKind::Identity)
-        }
+        (
+            Service::Iam,
+            "CreatePolicy"
+            | "CreatePolicyVersion"
+            | "PutUserPolicy"
+            | "PutGroupPolicy"
+            | "PutRolePolicy",
+        ) => ("PolicyDocument", PolicyKind::Identity),
         (Service::Iam, "CreateRole") => ("AssumeRolePolicyDocument", PolicyKind::Trust),
         (Service::Iam, "UpdateAssumeRolePolicy") => ("PolicyDocument", PolicyKind::Trust),
-        (Service::Organizations, "CreatePolicy") if operation.param("Type") == Some("RESOURCE_CONTROL_POLICY") => {
+        (Service::Organizations, "CreatePolicy")
+            if operation.param("Type") == Some("RESOURCE_CONTROL_POLICY") =>
+        {
             ("Content", PolicyKind::Rcp)
         }
         (Service::Organizations, "CreatePolicy" | "UpdatePolicy") => ("Content", PolicyKind::Scp),
@@ -42,8 +49,15 @@ pub fn malformed_document(operation: &Operation) -> Option<Problem> {
         Service::Organizations => "MalformedPolicyDocumentException",
         _ => "MalformedPolicyDocument",
     };
-    let details: Vec<String> = problems.0.iter().map(|problem| format!("{}: {}", problem.at, problem.message)).collect();
-    Some(Problem { code, message: format!("The policy document is not valid: {}", details.join("; ")) })
+    let details: Vec<String> = problems
+        .0
+        .iter()
+        .map(|problem| format!("{}: {}", problem.at, problem.message))
+        .collect();
+    Some(Problem {
+        code,
+        message: format!("The policy document is not valid: {}", details.join("; ")),
+    })
 }
 
 /// Answers the calls the gateway keeps; `None` sends the call on to the emulator.
@@ -63,7 +77,11 @@ pub async fn answer(
     }
 }
 
-fn caller_identity(credential: &Credential, world: &World, request_id: &str) -> http::Response<Bytes> {
+fn caller_identity(
+    credential: &Credential,
+    world: &World,
+    request_id: &str,
+) -> http::Response<Bytes> {
     let account = credential.holder.account();
     let user_id = match &credential.holder {
         Holder::Root { account } => account.clone(),
@@ -71,9 +89,20 @@ fn caller_identity(credential: &Credential, world: &World, request_id: &str) -> 
             .accounts
             .get(account)
             .and_then(|found| found.users.get(name))
-            .map_or_else(|| credential.keys.access_key_id.clone(), |user| user.id.clone()),
-        Holder::RoleSession { role_name, session_name, .. } => {
-            let role_id = world.accounts.get(account).and_then(|found| found.roles.get(role_name)).map_or("AROA", |role| role.id.as_str());
+            .map_or_else(
+                || credential.keys.access_key_id.clone(),
+                |user| user.id.clone(),
+            ),
+        Holder::RoleSession {
+            role_name,
+            session_name,
+            ..
+        } => {
+            let role_id = world
+                .accounts
+                .get(account)
+                .and_then(|found| found.roles.get(role_name))
+                .map_or("AROA", |role| role.id.as_str());
             format!("{role_id}:{session_name}")
         }
     };
@@ -89,20 +118,46 @@ fn caller_identity(credential: &Credential, world: &World, request_id: &str) -> 
 }
 
 /// Sets or removes a user's permissions boundary in the gateway's own state.
-fn user_boundary(shared: &Shared, operation: &Operation, credential: &Credential, request_id: &str) -> http::Response<Bytes> {
+fn user_boundary(
+    shared: &Shared,
+    operation: &Operation,
+    credential: &Credential,
+    request_id: &str,
+) -> http::Response<Bytes> {
     let account = credential.holder.account();
     let user_name = operation.param("UserName").unwrap_or_default();
     let boundary = operation.param("PermissionsBoundary").map(str::to_owned);
     let mut world = (*shared.world()).clone();
 
-    let known_policy = boundary.as_ref().is_none_or(|arn| world.policies.contains_key(arn) || builtin(arn, &mut world));
-    let Some(user) = world.accounts.get_mut(account).and_then(|found| found.users.get_mut(user_name)) else {
+    let known_policy = boundary
+        .as_ref()
+        .is_none_or(|arn| world.policies.contains_key(arn) || builtin(arn, &mut world));
+    let Some(user) = world
+        .accounts
+        .get_mut(account)
+        .and_then(|found| found.users.get_mut(user_name))
+    else {
         let message = format!("The user with name {user_name} cannot be found.");
-        return super::protocol::error_response(Service::Iam, 404, "NoSuchEntity", &message, request_id);
+        return super::protocol::error_response(
+            Service::Iam,
+            404,
+            "NoSuchEntity",
+            &message,
+            request_id,
+        );
     };
     if !known_policy {
-        let message = format!("Policy {} does not exist or is not attachable.", boundary.unwrap_or_default());
-        return super::protocol::error_response(Service::Iam, 404, "NoSuchEntity", &message, request_id);
+        let message = format!(
+            "Policy {} does not exist or is not attachable.",
+            boundary.unwrap_or_default()
+        );
+        return super::protocol::error_response(
+            Service::Iam,
+            404,
+            "NoSuchEntity",
+            &message,
+            request_id,
+        );
     }
     user.permissions_boundary = boundary;
     shared.replace_world(world);
@@ -118,14 +173,26 @@ fn user_boundary(shared: &Shared, operation: &Operation, credential: &Credential
 /// Adds a built-in AWS-managed policy to the world's policies, if `arn` names one.
 fn builtin(arn: &str, world: &mut World) -> bool {
     let name = arn.rsplit('/').next().unwrap_or(arn);
-    let Some(Ok(found)) = crate::world::managed::built_in(name) else { return false };
-    let real_arn = format!("{}{}{}", crate::world::managed::AWS_MANAGED_PREFIX, found.path, found.name);
+    let Some(Ok(found)) = crate::world::managed::built_in(name) else {
+        return false;
+    };
+    let real_arn = format!(
+        "{}{}{}",
+        crate::world::managed::AWS_MANAGED_PREFIX,
+        found.path,
+        found.name
+    );
     if real_arn != arn {
         return false;
     }
     world.policies.insert(
         real_arn.clone(),
-        crate::world::ManagedPolicy { arn: real_arn, name: found.name, path: found.path, policy: found.policy },
+        crate::world::ManagedPolicy {
+            arn: real_arn,
+            name: found.name,
+            path: found.path,
+            policy: found.policy,
+        },
     );
     true
 }
@@ -133,7 +200,10 @@ fn builtin(arn: &str, world: &mut World) -> bool {
 fn xml_response(body: String, request_id: &str) -> http::Response<Bytes> {
     let mut response = http::Response::new(Bytes::from(body));
     let headers = response.headers_mut();
-    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/xml"));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/xml"),
+    );
     if let Ok(value) = http::HeaderValue::from_str(request_id) {
         headers.insert("x-amzn-RequestId", value);
     }

@@ -80,7 +80,10 @@ impl Operation {
     /// of the JSON body.
     pub fn param(&self, name: &str) -> Option<&str> {
         match &self.params {
-            Params::Query(fields) => fields.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str()),
+            Params::Query(fields) => fields
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.as_str()),
             Params::Json(body) => body.get(name).and_then(serde_json::Value::as_str),
         }
     }
@@ -136,7 +139,9 @@ mod tests {
         let operation = Operation {
             service: Service::Organizations,
             name: "ListPoliciesForTarget".into(),
-            params: Params::Json(serde_json::json!({"TargetId": "222222222222", "Filter": "SERVICE_CONTROL_POLICY"})),
+            params: Params::Json(
+                serde_json::json!({"TargetId": "222222222222", "Filter": "SERVICE_CONTROL_POLICY"}),
+            ),
         };
         assert_eq!(operation.param("TargetId"), Some("222222222222"));
         assert_eq!(operation.action(), "organizations:ListPoliciesForTarget");

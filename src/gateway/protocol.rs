@@ -123,7 +123,7 @@ fn decode_query(
 }
 
 /// Whether the body is a form: `application/x-www-form-urlencoded`, with any parameters, or no
-/// content type at all (which AWS's query endpoints read as a form too).
+/// content type at all, which hand-written clients sometimes leave out.
 fn has_form_body(parts: &http::request::Parts) -> bool {
     match parts.headers.get(CONTENT_TYPE) {
         None => true,

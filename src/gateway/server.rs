@@ -58,11 +58,17 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn world(&self) -> Arc<World> {
-        self.state.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+        self.state
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     pub(crate) fn replace_world(&self, world: World) {
-        *self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(world);
+        *self
+            .state
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(world);
     }
 }
 
@@ -82,7 +88,7 @@ impl Gateway {
             credentials,
             state: RwLock::new(Arc::new(world)),
             writes: Mutex::new(()),
-            client: Client::builder(TokioExecutor::new()).build_http(),
+            client: Client::builder(TokioExecutor::new()).build(upstream_connector()),
         });
 
         let (shutdown, mut stopped) = oneshot::channel::<()>();
@@ -94,6 +100,8 @@ impl Gateway {
                     _ = &mut stopped => break,
                 };
                 let Ok((stream, _)) = accepted else { continue };
+                // Small request/answer pairs: do not let Nagle's algorithm hold them back.
+                let _ = stream.set_nodelay(true);
                 let shared = accepting.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |request| {
@@ -110,7 +118,12 @@ impl Gateway {
         });
 
         tracing::info!(%address, upstream, "gateway listening");
-        Ok(Gateway { address, shared, shutdown: Some(shutdown), task: Some(task) })
+        Ok(Gateway {
+            address,
+            shared,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        })
     }
 
     /// The URL clients point `AWS_ENDPOINT_URL` at.
@@ -145,8 +158,18 @@ impl Drop for Gateway {
     }
 }
 
+/// The connector to the emulator, with Nagle's algorithm off.
+fn upstream_connector() -> HttpConnector {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector
+}
+
 /// One request, from bytes to answer. Logs one line.
-async fn handle(shared: &Shared, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+async fn handle(
+    shared: &Shared,
+    request: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
     let started = Instant::now();
     let request_id = super::credentials::random_id("", 32).to_lowercase();
     let (parts, body) = request.into_parts();
@@ -156,7 +179,13 @@ async fn handle(shared: &Shared, request: hyper::Request<Incoming>) -> hyper::Re
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
             let message = format!("request bodies are limited to {MAX_BODY} bytes");
-            return respond(protocol::error_response(guessed, 413, "RequestEntityTooLarge", &message, &request_id));
+            return respond(protocol::error_response(
+                guessed,
+                413,
+                "RequestEntityTooLarge",
+                &message,
+                &request_id,
+            ));
         }
     };
 
@@ -172,6 +201,7 @@ async fn handle(shared: &Shared, request: hyper::Request<Incoming>) -> hyper::Re
         decided_by = outcome.decided_by.unwrap_or("-"),
         status = outcome.response.status().as_u16(),
         latency_ms = format!("{latency_ms:.2}"),
+        upstream_ms = format!("{:.2}", outcome.upstream.as_secs_f64() * 1000.0),
         "request"
     );
     respond(outcome.response)
@@ -183,6 +213,8 @@ fn respond(response: http::Response<Bytes>) -> hyper::Response<Full<Bytes>> {
 
 /// What happened to one request, for its log line.
 struct Outcome {
+    /// Time spent waiting for the emulator, to tell the gateway's own cost from Moto's.
+    upstream: std::time::Duration,
     principal: Option<String>,
     action: Option<String>,
     resource: Option<String>,
@@ -193,21 +225,45 @@ struct Outcome {
 
 impl Outcome {
     fn refused(response: http::Response<Bytes>) -> Outcome {
-        Outcome { principal: None, action: None, resource: None, decision: "refused", decided_by: None, response }
+        Outcome {
+            upstream: std::time::Duration::ZERO,
+            principal: None,
+            action: None,
+            resource: None,
+            decision: "refused",
+            decided_by: None,
+            response,
+        }
     }
 }
 
-async fn decide_and_forward(shared: &Shared, parts: &http::request::Parts, body: &Bytes, request_id: &str) -> Outcome {
+async fn decide_and_forward(
+    shared: &Shared,
+    parts: &http::request::Parts,
+    body: &Bytes,
+    request_id: &str,
+) -> Outcome {
     let guessed = guess_service(parts);
 
     // Who signed it.
     let verified = match sigv4::verify(parts, body, shared.credentials.as_ref(), Utc::now()) {
         Ok(verified) => verified,
-        Err(error) => return Outcome::refused(protocol::auth_error_response(guessed, &error, request_id)),
+        Err(error) => {
+            return Outcome::refused(protocol::auth_error_response(guessed, &error, request_id));
+        }
     };
     let Some(service) = Service::from_signing_name(&verified.service) else {
-        let message = format!("lockdrill's gateway serves iam, sts and organizations, not `{}`", verified.service);
-        return Outcome::refused(protocol::error_response(guessed, 400, "UnrecognizedService", &message, request_id));
+        let message = format!(
+            "lockdrill's gateway serves iam, sts and organizations, not `{}`",
+            verified.service
+        );
+        return Outcome::refused(protocol::error_response(
+            guessed,
+            400,
+            "UnrecognizedService",
+            &message,
+            request_id,
+        ));
     };
     let Some(credential) = shared.credentials.get(&verified.access_key_id) else {
         let unknown = sigv4::AuthError {
@@ -229,6 +285,7 @@ async fn decide_and_forward(shared: &Shared, parts: &http::request::Parts, body:
         }
     };
     let mut outcome = Outcome {
+        upstream: std::time::Duration::ZERO,
         principal: Some(principal.clone()),
         action: Some(operation.action()),
         resource: None,
@@ -240,7 +297,10 @@ async fn decide_and_forward(shared: &Shared, parts: &http::request::Parts, body:
     // Whether AWS would allow it.
     let world = shared.world();
     let authorized = {
-        let caller = Caller { arn: &principal, key_owners: shared.credentials.as_ref() };
+        let caller = Caller {
+            arn: &principal,
+            key_owners: shared.credentials.as_ref(),
+        };
         actions::authorize(&operation, &caller, &world)
     };
     let authorization = match authorized {
@@ -252,13 +312,15 @@ async fn decide_and_forward(shared: &Shared, parts: &http::request::Parts, body:
                 MapErrorKind::Unmapped | MapErrorKind::Refused => 403,
             };
             outcome.decision = "deny";
-            outcome.response = protocol::error_response(service, status, error.code(), &error.message, request_id);
+            outcome.response =
+                protocol::error_response(service, status, error.code(), &error.message, request_id);
             return outcome;
         }
     };
     if let Some(problem) = local::malformed_document(&operation) {
         outcome.decision = "refused";
-        outcome.response = protocol::error_response(service, 400, problem.code, &problem.message, request_id);
+        outcome.response =
+            protocol::error_response(service, 400, problem.code, &problem.message, request_id);
         return outcome;
     }
     if let Err(denial) = decide(&world, &credential, &operation, &authorization) {
@@ -271,19 +333,28 @@ async fn decide_and_forward(shared: &Shared, parts: &http::request::Parts, body:
     outcome.resource = authorization.resources.first().cloned();
 
     // The calls the gateway answers itself.
-    if let Some(response) = local::answer(shared, &operation, &credential, &world, request_id).await {
+    if let Some(response) = local::answer(shared, &operation, &credential, &world, request_id).await
+    {
         outcome.response = response;
         return outcome;
     }
 
     // The emulator does the rest; a write holds the write lock until its state is read back.
     let writing = authorization.access == Access::Write;
-    let _write = if writing { Some(shared.writes.lock().await) } else { None };
-    let response = match forward(shared, parts, body.clone(), credential.holder.account()).await {
+    let _write = if writing {
+        Some(shared.writes.lock().await)
+    } else {
+        None
+    };
+    let forwarded = Instant::now();
+    let response = forward(shared, parts, body.clone(), credential.holder.account()).await;
+    outcome.upstream = forwarded.elapsed();
+    let response = match response {
         Ok(response) => response,
         Err(message) => {
             outcome.decision = "error";
-            outcome.response = protocol::error_response(service, 503, "ServiceUnavailable", &message, request_id);
+            outcome.response =
+                protocol::error_response(service, 503, "ServiceUnavailable", &message, request_id);
             return outcome;
         }
     };
@@ -309,28 +380,49 @@ struct Denial {
 }
 
 /// Decides every action and resource a call needs; the first denial wins.
-fn decide(world: &World, credential: &Credential, operation: &Operation, authorization: &Authorization) -> Result<(), Denial> {
+fn decide(
+    world: &World,
+    credential: &Credential,
+    operation: &Operation,
+    authorization: &Authorization,
+) -> Result<(), Denial> {
     if authorization.needs_no_permission {
         return Ok(());
     }
     let principal = credential.holder.arn();
     let (session_policy, mut mfa) = match &credential.holder {
-        Holder::RoleSession { session_policy, mfa, .. } => (session_policy.clone(), Some(*mfa)),
+        Holder::RoleSession {
+            session_policy,
+            mfa,
+            ..
+        } => (session_policy.clone(), Some(*mfa)),
         _ => (None, None),
     };
     // An STS call that carries an MFA code is itself authenticated with MFA: a trust policy
     // that requires `aws:MultiFactorAuthPresent` lets it assume the role.
-    if operation.service == Service::Sts && operation.param("SerialNumber").is_some() && operation.param("TokenCode").is_some() {
+    if operation.service == Service::Sts
+        && operation.param("SerialNumber").is_some()
+        && operation.param("TokenCode").is_some()
+    {
         mfa = Some(true);
     }
 
     for needed in std::iter::once(authorization).chain(&authorization.also) {
         for resource in &needed.resources {
             let mut context = needed.context.clone();
-            context.push(("aws:SourceIp".to_owned(), ContextValue::One("127.0.0.1".to_owned())));
-            context.push(("aws:RequestedRegion".to_owned(), ContextValue::One(crate::sdk::REGION.to_owned())));
+            context.push((
+                "aws:SourceIp".to_owned(),
+                ContextValue::One("127.0.0.1".to_owned()),
+            ));
+            context.push((
+                "aws:RequestedRegion".to_owned(),
+                ContextValue::One(crate::sdk::REGION.to_owned()),
+            ));
             if let Some(mfa) = mfa {
-                context.push(("aws:MultiFactorAuthPresent".to_owned(), ContextValue::One(mfa.to_string())));
+                context.push((
+                    "aws:MultiFactorAuthPresent".to_owned(),
+                    ContextValue::One(mfa.to_string()),
+                ));
             }
             let query = Query {
                 principal: principal.clone(),
@@ -340,8 +432,15 @@ fn decide(world: &World, credential: &Credential, operation: &Operation, authori
                 context,
                 session_policy: session_policy.clone(),
             };
-            let denial = |message: String| Denial { resource: resource.clone(), decision: "deny", decided_by: None, message };
-            let prepared = world.prepare(&query, Utc::now().timestamp()).map_err(|error| denial(error.message))?;
+            let denial = |message: String| Denial {
+                resource: resource.clone(),
+                decision: "deny",
+                decided_by: None,
+                message,
+            };
+            let prepared = world
+                .prepare(&query, Utc::now().timestamp())
+                .map_err(|error| denial(error.message))?;
             let request = Request {
                 principal: &prepared.principal,
                 action: &query.action,
@@ -364,10 +463,17 @@ fn decide(world: &World, credential: &Credential, operation: &Operation, authori
 }
 
 /// Sends the call to the emulator, in the caller's account.
-async fn forward(shared: &Shared, parts: &http::request::Parts, body: Bytes, account: &str) -> Result<http::Response<Bytes>, String> {
+async fn forward(
+    shared: &Shared,
+    parts: &http::request::Parts,
+    body: Bytes,
+    account: &str,
+) -> Result<http::Response<Bytes>, String> {
     let path = parts.uri.path_and_query().map_or("/", |path| path.as_str());
     let uri = format!("{}{path}", shared.upstream);
-    let mut request = hyper::Request::builder().method(parts.method.clone()).uri(&uri);
+    let mut request = hyper::Request::builder()
+        .method(parts.method.clone())
+        .uri(&uri);
     for (name, value) in &parts.headers {
         if name != http::header::HOST && name != http::header::CONTENT_LENGTH {
             request = request.header(name, value);
@@ -378,11 +484,12 @@ async fn forward(shared: &Shared, parts: &http::request::Parts, body: Bytes, acc
         .body(Full::new(body))
         .map_err(|error| format!("the call could not be forwarded: {error}"))?;
 
-    let response = shared
-        .client
-        .request(request)
-        .await
-        .map_err(|error| format!("the emulator at {} did not answer: {error}", shared.upstream))?;
+    let response = shared.client.request(request).await.map_err(|error| {
+        format!(
+            "the emulator at {} did not answer: {error}",
+            shared.upstream
+        )
+    })?;
     let (parts, body) = response.into_parts();
     let body = body
         .collect()
@@ -397,17 +504,30 @@ fn learn(shared: &Shared, operation: &Operation, credential: &Credential, body: 
     let account = credential.holder.account().to_owned();
     match operation.name.as_str() {
         "CreateAccessKey" => {
-            let Some(created) = protocol::read_created_access_key(body) else { return };
+            let Some(created) = protocol::read_created_access_key(body) else {
+                return;
+            };
             let world = shared.world();
             let arn = world
                 .accounts
                 .get(&account)
                 .and_then(|found| found.users.get(&created.user_name))
-                .map_or_else(|| format!("arn:aws:iam::{account}:user/{}", created.user_name), |user| user.arn.clone());
+                .map_or_else(
+                    || format!("arn:aws:iam::{account}:user/{}", created.user_name),
+                    |user| user.arn.clone(),
+                );
             shared.credentials.add(Credential {
-                keys: Keys { access_key_id: created.access_key_id, secret_access_key: created.secret_access_key, session_token: None },
+                keys: Keys {
+                    access_key_id: created.access_key_id,
+                    secret_access_key: created.secret_access_key,
+                    session_token: None,
+                },
                 expires_at: None,
-                holder: Holder::User { account, name: created.user_name, arn },
+                holder: Holder::User {
+                    account,
+                    name: created.user_name,
+                    arn,
+                },
             });
         }
         "DeleteAccessKey" => {
@@ -416,25 +536,38 @@ fn learn(shared: &Shared, operation: &Operation, credential: &Credential, body: 
             }
         }
         "AssumeRole" => {
-            let Some(issued) = protocol::read_sts_credentials(body) else { return };
+            let Some(issued) = protocol::read_sts_credentials(body) else {
+                return;
+            };
             let role_arn = operation.param("RoleArn").unwrap_or_default();
             let role_account = role_arn.split(':').nth(4).unwrap_or(&account).to_owned();
             let role_name = role_arn.rsplit('/').next().unwrap_or_default().to_owned();
-            let session_policy = operation
-                .param("Policy")
-                .and_then(|text| crate::policy::parse_policy("session policy", text, crate::policy::PolicyKind::Identity).ok());
-            let mfa = operation.param("SerialNumber").is_some() && operation.param("TokenCode").is_some();
+            let session_policy = operation.param("Policy").and_then(|text| {
+                crate::policy::parse_policy(
+                    "session policy",
+                    text,
+                    crate::policy::PolicyKind::Identity,
+                )
+                .ok()
+            });
+            let mfa =
+                operation.param("SerialNumber").is_some() && operation.param("TokenCode").is_some();
             shared.credentials.add(Credential {
                 keys: Keys {
                     access_key_id: issued.access_key_id,
                     secret_access_key: issued.secret_access_key,
                     session_token: Some(issued.session_token),
                 },
-                expires_at: chrono::DateTime::parse_from_rfc3339(&issued.expiration).ok().map(|time| time.with_timezone(&Utc)),
+                expires_at: chrono::DateTime::parse_from_rfc3339(&issued.expiration)
+                    .ok()
+                    .map(|time| time.with_timezone(&Utc)),
                 holder: Holder::RoleSession {
                     account: role_account,
                     role_name,
-                    session_name: operation.param("RoleSessionName").unwrap_or_default().to_owned(),
+                    session_name: operation
+                        .param("RoleSessionName")
+                        .unwrap_or_default()
+                        .to_owned(),
                     session_policy,
                     mfa,
                 },
@@ -445,29 +578,51 @@ fn learn(shared: &Shared, operation: &Operation, credential: &Credential, body: 
 }
 
 /// Reads back the state a successful write changed.
-async fn refresh(shared: &Shared, operation: &Operation, credential: &Credential) -> Result<(), provision::ProvisionError> {
+async fn refresh(
+    shared: &Shared,
+    operation: &Operation,
+    credential: &Credential,
+) -> Result<(), provision::ProvisionError> {
     let current = shared.world();
     let mut next = (*current).clone();
 
     match operation.service {
         Service::Organizations => {
             if let Some(organization) = &current.organization {
-                let organization = provision::read_organization(&shared.upstream, &organization.management_account).await?;
+                let organization = provision::read_organization(
+                    &shared.upstream,
+                    &organization.management_account,
+                )
+                .await?;
                 let mut ids = Vec::new();
                 collect_ids(&organization.root, &mut ids);
                 next.organization = Some(organization);
-                for id in ids.into_iter().filter(|id| !current.accounts.contains_key(id)) {
+                for id in ids
+                    .into_iter()
+                    .filter(|id| !current.accounts.contains_key(id))
+                {
                     provision::read_account(&shared.upstream, &id, &current, &mut next).await?;
                 }
             }
         }
-        _ => provision::read_account(&shared.upstream, credential.holder.account(), &current, &mut next).await?,
+        _ => {
+            provision::read_account(
+                &shared.upstream,
+                credential.holder.account(),
+                &current,
+                &mut next,
+            )
+            .await?
+        }
     }
 
     // Keys of users that no longer exist stop working, as in AWS.
     for known in shared.credentials.all() {
         if let Holder::User { account, name, .. } = &known.holder {
-            let exists = next.accounts.get(account).is_some_and(|found| found.users.contains_key(name));
+            let exists = next
+                .accounts
+                .get(account)
+                .is_some_and(|found| found.users.contains_key(name));
             if !exists {
                 shared.credentials.remove(&known.keys.access_key_id);
             }
@@ -487,11 +642,19 @@ fn collect_ids(node: &crate::world::OrgNode, ids: &mut Vec<String>) {
 
 /// The service a request is probably for, to shape errors found before its signature is read.
 fn guess_service(parts: &http::request::Parts) -> Service {
-    let target = parts.headers.get("x-amz-target").and_then(|value| value.to_str().ok()).unwrap_or("");
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
     if target.starts_with("AWSOrganizations") {
         return Service::Organizations;
     }
-    let authorization = parts.headers.get(http::header::AUTHORIZATION).and_then(|value| value.to_str().ok()).unwrap_or("");
+    let authorization = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
     if authorization.contains("/sts/aws4_request") {
         Service::Sts
     } else {

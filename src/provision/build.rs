@@ -7,8 +7,8 @@ use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType as OrgApiP
 use super::{ACCOUNT_ID_TAG, ProvisionError, emulator_keys, reason};
 use crate::sdk::Clients;
 use crate::world::{
-    Account, Attached, Attachments, FULL_AWS_ACCESS, OrgNode, OrgPolicyType, Organization, RCP_FULL_AWS_ACCESS,
-    World,
+    Account, Attached, Attachments, FULL_AWS_ACCESS, OrgNode, OrgPolicyType, Organization,
+    RCP_FULL_AWS_ACCESS, World,
 };
 
 /// The id Moto gives the default SCP and RCP, as AWS does.
@@ -22,11 +22,18 @@ pub async fn build(world: &World, endpoint: &str) -> Result<(), ProvisionError> 
     for account in world.accounts.values() {
         build_account(world, account, endpoint).await?;
     }
-    tracing::info!(accounts = world.accounts.len(), "world built in the emulator");
+    tracing::info!(
+        accounts = world.accounts.len(),
+        "world built in the emulator"
+    );
     Ok(())
 }
 
-async fn build_organization(world: &World, organization: &Organization, endpoint: &str) -> Result<(), ProvisionError> {
+async fn build_organization(
+    world: &World,
+    organization: &Organization,
+    endpoint: &str,
+) -> Result<(), ProvisionError> {
     let management = &organization.management_account;
     let clients = Clients::new(endpoint, &emulator_keys(), Some(management));
     let api = &clients.organizations;
@@ -36,22 +43,42 @@ async fn build_organization(world: &World, organization: &Organization, endpoint
         .feature_set(OrganizationFeatureSet::All)
         .send()
         .await
-        .map_err(|error| ProvisionError::new(format!("creating the organization in {management}"), reason(error)))?;
-    let roots = api
-        .list_roots()
-        .send()
-        .await
-        .map_err(|error| ProvisionError::new("listing the organization's roots", reason(error)))?;
+        .map_err(|error| {
+            ProvisionError::new(
+                format!("creating the organization in {management}"),
+                reason(error),
+            )
+        })?;
+    let roots =
+        api.list_roots().send().await.map_err(|error| {
+            ProvisionError::new("listing the organization's roots", reason(error))
+        })?;
     let root_id = roots
         .roots()
         .first()
         .and_then(|root| root.id())
-        .ok_or_else(|| ProvisionError::new("listing the organization's roots", "the emulator returned no root"))?
+        .ok_or_else(|| {
+            ProvisionError::new(
+                "listing the organization's roots",
+                "the emulator returned no root",
+            )
+        })?
         .to_owned();
-    for policy_type in [OrgApiPolicyType::ServiceControlPolicy, OrgApiPolicyType::ResourceControlPolicy] {
-        api.enable_policy_type().root_id(&root_id).policy_type(policy_type.clone()).send().await.map_err(|error| {
-            ProvisionError::new(format!("enabling {} in the organization", policy_type.as_str()), reason(error))
-        })?;
+    for policy_type in [
+        OrgApiPolicyType::ServiceControlPolicy,
+        OrgApiPolicyType::ResourceControlPolicy,
+    ] {
+        api.enable_policy_type()
+            .root_id(&root_id)
+            .policy_type(policy_type.clone())
+            .send()
+            .await
+            .map_err(|error| {
+                ProvisionError::new(
+                    format!("enabling {} in the organization", policy_type.as_str()),
+                    reason(error),
+                )
+            })?;
     }
 
     // The policies, by name, with the ids the emulator gives them.
@@ -73,20 +100,39 @@ async fn build_organization(world: &World, organization: &Organization, endpoint
             .r#type(policy_type)
             .send()
             .await
-            .map_err(|error| ProvisionError::new(format!("creating organization policy `{}`", policy.name), reason(error)))?;
+            .map_err(|error| {
+                ProvisionError::new(
+                    format!("creating organization policy `{}`", policy.name),
+                    reason(error),
+                )
+            })?;
         let id = created
             .policy()
             .and_then(|created| created.policy_summary())
             .and_then(|summary| summary.id())
-            .ok_or_else(|| ProvisionError::new(format!("creating organization policy `{}`", policy.name), "no policy id returned"))?;
+            .ok_or_else(|| {
+                ProvisionError::new(
+                    format!("creating organization policy `{}`", policy.name),
+                    "no policy id returned",
+                )
+            })?;
         policy_ids.insert(&policy.name, id.to_owned());
     }
 
     // The tree: OUs, accounts, and what is attached at each level.
-    let context = TreeBuilder { api, management, policy_ids: &policy_ids, world };
-    context.attach(&root_id, &organization.root.attached).await?;
+    let context = TreeBuilder {
+        api,
+        management,
+        policy_ids: &policy_ids,
+        world,
+    };
+    context
+        .attach(&root_id, &organization.root.attached)
+        .await?;
     for account in &organization.root.accounts {
-        context.place_account(&account.id, &account.attached, &root_id, &root_id).await?;
+        context
+            .place_account(&account.id, &account.attached, &root_id, &root_id)
+            .await?;
     }
     for child in &organization.root.children {
         context.build_ou(child, &root_id, &root_id).await?;
@@ -102,7 +148,12 @@ struct TreeBuilder<'a> {
 }
 
 impl TreeBuilder<'_> {
-    async fn build_ou(&self, node: &OrgNode, parent_id: &str, root_id: &str) -> Result<(), ProvisionError> {
+    async fn build_ou(
+        &self,
+        node: &OrgNode,
+        parent_id: &str,
+        root_id: &str,
+    ) -> Result<(), ProvisionError> {
         let doing = format!("creating OU `{}`", node.name);
         let created = self
             .api
@@ -120,7 +171,8 @@ impl TreeBuilder<'_> {
 
         self.attach(&ou_id, &node.attached).await?;
         for account in &node.accounts {
-            self.place_account(&account.id, &account.attached, &ou_id, root_id).await?;
+            self.place_account(&account.id, &account.attached, &ou_id, root_id)
+                .await?;
         }
         for child in &node.children {
             Box::pin(self.build_ou(child, &ou_id, root_id)).await?;
@@ -129,10 +181,21 @@ impl TreeBuilder<'_> {
     }
 
     /// Creates a member account (the management account exists already) under `parent_id`.
-    async fn place_account(&self, id: &str, attached: &Attached, parent_id: &str, root_id: &str) -> Result<(), ProvisionError> {
+    async fn place_account(
+        &self,
+        id: &str,
+        attached: &Attached,
+        parent_id: &str,
+        root_id: &str,
+    ) -> Result<(), ProvisionError> {
         if id != self.management {
             let doing = format!("creating account {id}");
-            let name = self.world.accounts.get(id).and_then(|account| account.name.clone()).unwrap_or_else(|| format!("account-{id}"));
+            let name = self
+                .world
+                .accounts
+                .get(id)
+                .and_then(|account| account.name.clone())
+                .unwrap_or_else(|| format!("account-{id}"));
             let tag = aws_sdk_organizations::types::Tag::builder()
                 .key(ACCOUNT_ID_TAG)
                 .value(id)
@@ -147,11 +210,16 @@ impl TreeBuilder<'_> {
                 .send()
                 .await
                 .map_err(|error| ProvisionError::new(&doing, reason(error)))?;
-            let given = created.create_account_status().and_then(|status| status.account_id()).unwrap_or_default();
+            let given = created
+                .create_account_status()
+                .and_then(|status| status.account_id())
+                .unwrap_or_default();
             if given != id {
                 return Err(ProvisionError::new(
                     doing,
-                    format!("the emulator gave the account id `{given}`; only lockdrill's Moto launcher honours the ids a world names (use `--emulator moto` or `container:moto`)"),
+                    format!(
+                        "the emulator gave the account id `{given}`; only lockdrill's Moto launcher honours the ids a world names (use `--emulator moto` or `container:moto`)"
+                    ),
                 ));
             }
         }
@@ -164,7 +232,12 @@ impl TreeBuilder<'_> {
                 .destination_parent_id(parent_id)
                 .send()
                 .await
-                .map_err(|error| ProvisionError::new(format!("moving account {id} to {parent_id}"), reason(error)))?;
+                .map_err(|error| {
+                    ProvisionError::new(
+                        format!("moving account {id} to {parent_id}"),
+                        reason(error),
+                    )
+                })?;
         }
         self.attach(id, attached).await
     }
@@ -179,38 +252,60 @@ impl TreeBuilder<'_> {
                 .target_id(target)
                 .send()
                 .await
-                .map_err(|error| ProvisionError::new(format!("detaching FullAWSAccess from {target}"), reason(error)))?;
+                .map_err(|error| {
+                    ProvisionError::new(
+                        format!("detaching FullAWSAccess from {target}"),
+                        reason(error),
+                    )
+                })?;
         }
         let names = attached.scps.iter().chain(&attached.rcps);
         for name in names.filter(|name| *name != FULL_AWS_ACCESS && *name != RCP_FULL_AWS_ACCESS) {
-            let Some(policy_id) = self.policy_ids.get(name.as_str()) else { continue };
+            let Some(policy_id) = self.policy_ids.get(name.as_str()) else {
+                continue;
+            };
             self.api
                 .attach_policy()
                 .policy_id(policy_id)
                 .target_id(target)
                 .send()
                 .await
-                .map_err(|error| ProvisionError::new(format!("attaching `{name}` to {target}"), reason(error)))?;
+                .map_err(|error| {
+                    ProvisionError::new(format!("attaching `{name}` to {target}"), reason(error))
+                })?;
         }
         Ok(())
     }
 }
 
-async fn build_account(world: &World, account: &Account, endpoint: &str) -> Result<(), ProvisionError> {
+async fn build_account(
+    world: &World,
+    account: &Account,
+    endpoint: &str,
+) -> Result<(), ProvisionError> {
     let clients = Clients::new(endpoint, &emulator_keys(), Some(&account.id));
     let iam = &clients.iam;
     let in_account = |what: String| format!("{what} in account {}", account.id);
 
     // Customer-managed policies first: attachments refer to them.
     let prefix = format!("arn:aws:iam::{}:policy/", account.id);
-    for policy in world.policies.values().filter(|policy| policy.arn.starts_with(&prefix)) {
+    for policy in world
+        .policies
+        .values()
+        .filter(|policy| policy.arn.starts_with(&prefix))
+    {
         iam.create_policy()
             .policy_name(&policy.name)
             .path(&policy.path)
             .policy_document(&policy.policy.document)
             .send()
             .await
-            .map_err(|error| ProvisionError::new(in_account(format!("creating policy `{}`", policy.name)), reason(error)))?;
+            .map_err(|error| {
+                ProvisionError::new(
+                    in_account(format!("creating policy `{}`", policy.name)),
+                    reason(error),
+                )
+            })?;
     }
 
     for group in account.groups.values() {
@@ -219,8 +314,19 @@ async fn build_account(world: &World, account: &Account, endpoint: &str) -> Resu
             .path(&group.path)
             .send()
             .await
-            .map_err(|error| ProvisionError::new(in_account(format!("creating group `{}`", group.name)), reason(error)))?;
-        attach(iam, Entity::Group(&group.name), &group.attachments, &account.id).await?;
+            .map_err(|error| {
+                ProvisionError::new(
+                    in_account(format!("creating group `{}`", group.name)),
+                    reason(error),
+                )
+            })?;
+        attach(
+            iam,
+            Entity::Group(&group.name),
+            &group.attachments,
+            &account.id,
+        )
+        .await?;
     }
 
     for user in account.users.values() {
@@ -228,19 +334,32 @@ async fn build_account(world: &World, account: &Account, endpoint: &str) -> Resu
         for (key, value) in &user.tags {
             create = create.tags(iam_tag(key, value)?);
         }
-        create
-            .send()
-            .await
-            .map_err(|error| ProvisionError::new(in_account(format!("creating user `{}`", user.name)), reason(error)))?;
+        create.send().await.map_err(|error| {
+            ProvisionError::new(
+                in_account(format!("creating user `{}`", user.name)),
+                reason(error),
+            )
+        })?;
         for group in &user.groups {
             iam.add_user_to_group()
                 .user_name(&user.name)
                 .group_name(group)
                 .send()
                 .await
-                .map_err(|error| ProvisionError::new(in_account(format!("adding `{}` to group `{group}`", user.name)), reason(error)))?;
+                .map_err(|error| {
+                    ProvisionError::new(
+                        in_account(format!("adding `{}` to group `{group}`", user.name)),
+                        reason(error),
+                    )
+                })?;
         }
-        attach(iam, Entity::User(&user.name), &user.attachments, &account.id).await?;
+        attach(
+            iam,
+            Entity::User(&user.name),
+            &user.attachments,
+            &account.id,
+        )
+        .await?;
     }
 
     for role in account.roles.values() {
@@ -255,11 +374,19 @@ async fn build_account(world: &World, account: &Account, endpoint: &str) -> Resu
         for (key, value) in &role.tags {
             create = create.tags(iam_tag(key, value)?);
         }
-        create
-            .send()
-            .await
-            .map_err(|error| ProvisionError::new(in_account(format!("creating role `{}`", role.name)), reason(error)))?;
-        attach(iam, Entity::Role(&role.name), &role.attachments, &account.id).await?;
+        create.send().await.map_err(|error| {
+            ProvisionError::new(
+                in_account(format!("creating role `{}`", role.name)),
+                reason(error),
+            )
+        })?;
+        attach(
+            iam,
+            Entity::Role(&role.name),
+            &role.attachments,
+            &account.id,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -272,24 +399,89 @@ enum Entity<'a> {
 }
 
 /// Attaches managed policies and puts inline ones.
-async fn attach(iam: &aws_sdk_iam::Client, entity: Entity<'_>, attachments: &Attachments, account: &str) -> Result<(), ProvisionError> {
+async fn attach(
+    iam: &aws_sdk_iam::Client,
+    entity: Entity<'_>,
+    attachments: &Attachments,
+    account: &str,
+) -> Result<(), ProvisionError> {
     for arn in &attachments.managed_policies {
         let result = match entity {
-            Entity::User(name) => iam.attach_user_policy().user_name(name).policy_arn(arn).send().await.map(|_| ()).map_err(reason),
-            Entity::Group(name) => iam.attach_group_policy().group_name(name).policy_arn(arn).send().await.map(|_| ()).map_err(reason),
-            Entity::Role(name) => iam.attach_role_policy().role_name(name).policy_arn(arn).send().await.map(|_| ()).map_err(reason),
+            Entity::User(name) => iam
+                .attach_user_policy()
+                .user_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(reason),
+            Entity::Group(name) => iam
+                .attach_group_policy()
+                .group_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(reason),
+            Entity::Role(name) => iam
+                .attach_role_policy()
+                .role_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(reason),
         };
-        result.map_err(|error| ProvisionError::new(format!("attaching `{arn}` to {} in account {account}", describe(entity)), error))?;
+        result.map_err(|error| {
+            ProvisionError::new(
+                format!(
+                    "attaching `{arn}` to {} in account {account}",
+                    describe(entity)
+                ),
+                error,
+            )
+        })?;
     }
     for inline in &attachments.inline_policies {
         let document = &inline.policy.document;
         let result = match entity {
-            Entity::User(name) => iam.put_user_policy().user_name(name).policy_name(&inline.name).policy_document(document).send().await.map(|_| ()).map_err(reason),
-            Entity::Group(name) => iam.put_group_policy().group_name(name).policy_name(&inline.name).policy_document(document).send().await.map(|_| ()).map_err(reason),
-            Entity::Role(name) => iam.put_role_policy().role_name(name).policy_name(&inline.name).policy_document(document).send().await.map(|_| ()).map_err(reason),
+            Entity::User(name) => iam
+                .put_user_policy()
+                .user_name(name)
+                .policy_name(&inline.name)
+                .policy_document(document)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(reason),
+            Entity::Group(name) => iam
+                .put_group_policy()
+                .group_name(name)
+                .policy_name(&inline.name)
+                .policy_document(document)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(reason),
+            Entity::Role(name) => iam
+                .put_role_policy()
+                .role_name(name)
+                .policy_name(&inline.name)
+                .policy_document(document)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(reason),
         };
         result.map_err(|error| {
-            ProvisionError::new(format!("putting inline policy `{}` on {} in account {account}", inline.name, describe(entity)), error)
+            ProvisionError::new(
+                format!(
+                    "putting inline policy `{}` on {} in account {account}",
+                    inline.name,
+                    describe(entity)
+                ),
+                error,
+            )
         })?;
     }
     Ok(())

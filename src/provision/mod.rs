@@ -32,7 +32,10 @@ pub struct ProvisionError {
 
 impl ProvisionError {
     pub(crate) fn new(doing: impl Into<String>, reason: impl std::fmt::Display) -> ProvisionError {
-        ProvisionError { doing: doing.into(), reason: reason.to_string() }
+        ProvisionError {
+            doing: doing.into(),
+            reason: reason.to_string(),
+        }
     }
 }
 

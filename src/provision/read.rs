@@ -15,15 +15,17 @@ use super::{ProvisionError, emulator_keys, reason};
 use crate::policy::{Policy, PolicyKind, parse_policy};
 use crate::sdk::Clients;
 use crate::world::{
-    Account, AccountNode, Attached, Attachments, Group, InlinePolicy, ManagedPolicy, OrgNode, OrgPolicy, OrgPolicyType,
-    Organization, Role, User, World, managed,
+    Account, AccountNode, Attached, Attachments, Group, InlinePolicy, ManagedPolicy, OrgNode,
+    OrgPolicy, OrgPolicyType, Organization, Role, User, World, managed,
 };
 
 /// Reads the whole world back: the organization and every account `base` knows or the
 /// organization lists.
 pub async fn read(endpoint: &str, base: &World) -> Result<World, ProvisionError> {
     let organization = match &base.organization {
-        Some(organization) => Some(read_organization(endpoint, &organization.management_account).await?),
+        Some(organization) => {
+            Some(read_organization(endpoint, &organization.management_account).await?)
+        }
         None => None,
     };
 
@@ -34,7 +36,12 @@ pub async fn read(endpoint: &str, base: &World) -> Result<World, ProvisionError>
     ids.sort();
     ids.dedup();
 
-    let mut world = World { origin: base.origin.clone(), organization, accounts: BTreeMap::new(), policies: BTreeMap::new() };
+    let mut world = World {
+        origin: base.origin.clone(),
+        organization,
+        accounts: BTreeMap::new(),
+        policies: BTreeMap::new(),
+    };
     for id in ids {
         read_account(endpoint, &id, base, &mut world).await?;
     }
@@ -49,7 +56,12 @@ fn collect_account_ids(node: &OrgNode, ids: &mut Vec<String>) {
 }
 
 /// Reads one account's IAM state into `world`, replacing what it had for that account.
-pub async fn read_account(endpoint: &str, id: &str, base: &World, world: &mut World) -> Result<(), ProvisionError> {
+pub async fn read_account(
+    endpoint: &str,
+    id: &str,
+    base: &World,
+    world: &mut World,
+) -> Result<(), ProvisionError> {
     let clients = Clients::new(endpoint, &emulator_keys(), Some(id));
     let doing = format!("reading IAM of account {id}");
 
@@ -80,8 +92,18 @@ pub async fn read_account(endpoint: &str, id: &str, base: &World, world: &mut Wo
     world.policies.retain(|arn, _| !arn.starts_with(&prefix));
     for detail in &local_policies {
         let arn = detail.arn().unwrap_or_default().to_owned();
-        let Some(version) = detail.policy_version_list().iter().find(|version| version.is_default_version()) else { continue };
-        let policy = document(version.document(), &format!("policy {arn}"), PolicyKind::Identity)?;
+        let Some(version) = detail
+            .policy_version_list()
+            .iter()
+            .find(|version| version.is_default_version())
+        else {
+            continue;
+        };
+        let policy = document(
+            version.document(),
+            &format!("policy {arn}"),
+            PolicyKind::Identity,
+        )?;
         world.policies.insert(
             arn.clone(),
             ManagedPolicy {
@@ -101,18 +123,39 @@ pub async fn read_account(endpoint: &str, id: &str, base: &World, world: &mut Wo
         users: BTreeMap::new(),
         groups: BTreeMap::new(),
         roles: BTreeMap::new(),
-        federated_users: base_account.map(|account| account.federated_users.clone()).unwrap_or_default(),
-        resource_policies: base_account.map(|account| account.resource_policies.clone()).unwrap_or_default(),
+        federated_users: base_account
+            .map(|account| account.federated_users.clone())
+            .unwrap_or_default(),
+        resource_policies: base_account
+            .map(|account| account.resource_policies.clone())
+            .unwrap_or_default(),
     };
 
     for detail in &groups {
         let name = detail.group_name().unwrap_or_default().to_owned();
         let owner = format!("group/{name}");
-        let inline = detail.group_policy_list().iter().map(|p| (p.policy_name(), p.policy_document()));
-        let attachments = attachments(endpoint, id, base, world, detail.attached_managed_policies(), inline, &owner).await?;
+        let inline = detail
+            .group_policy_list()
+            .iter()
+            .map(|p| (p.policy_name(), p.policy_document()));
+        let attachments = attachments(
+            endpoint,
+            id,
+            base,
+            world,
+            detail.attached_managed_policies(),
+            inline,
+            &owner,
+        )
+        .await?;
         account.groups.insert(
             name.clone(),
-            Group { name, path: detail.path().unwrap_or("/").to_owned(), arn: detail.arn().unwrap_or_default().to_owned(), attachments },
+            Group {
+                name,
+                path: detail.path().unwrap_or("/").to_owned(),
+                arn: detail.arn().unwrap_or_default().to_owned(),
+                attachments,
+            },
         );
     }
 
@@ -120,10 +163,29 @@ pub async fn read_account(endpoint: &str, id: &str, base: &World, world: &mut Wo
         let name = detail.user_name().unwrap_or_default().to_owned();
         let arn = detail.arn().unwrap_or_default().to_owned();
         let owner = format!("user/{name}");
-        let inline = detail.user_policy_list().iter().map(|p| (p.policy_name(), p.policy_document()));
-        let attachments = attachments(endpoint, id, base, world, detail.attached_managed_policies(), inline, &owner).await?;
-        let held_boundary = base_account.and_then(|account| account.users.get(&name)).filter(|user| user.arn == arn).and_then(|user| user.permissions_boundary.clone());
-        let permissions_boundary = detail.permissions_boundary().and_then(|boundary| boundary.permissions_boundary_arn()).map(str::to_owned).or(held_boundary);
+        let inline = detail
+            .user_policy_list()
+            .iter()
+            .map(|p| (p.policy_name(), p.policy_document()));
+        let attachments = attachments(
+            endpoint,
+            id,
+            base,
+            world,
+            detail.attached_managed_policies(),
+            inline,
+            &owner,
+        )
+        .await?;
+        let held_boundary = base_account
+            .and_then(|account| account.users.get(&name))
+            .filter(|user| user.arn == arn)
+            .and_then(|user| user.permissions_boundary.clone());
+        let permissions_boundary = detail
+            .permissions_boundary()
+            .and_then(|boundary| boundary.permissions_boundary_arn())
+            .map(str::to_owned)
+            .or(held_boundary);
         if let Some(boundary) = &permissions_boundary {
             ensure_policy(endpoint, id, base, world, boundary).await?;
         }
@@ -135,7 +197,11 @@ pub async fn read_account(endpoint: &str, id: &str, base: &World, world: &mut Wo
                 groups: detail.group_list().to_vec(),
                 attachments,
                 permissions_boundary,
-                tags: detail.tags().iter().map(|tag| (tag.key().to_owned(), tag.value().to_owned())).collect(),
+                tags: detail
+                    .tags()
+                    .iter()
+                    .map(|tag| (tag.key().to_owned(), tag.value().to_owned()))
+                    .collect(),
                 name,
                 arn,
             },
@@ -146,10 +212,29 @@ pub async fn read_account(endpoint: &str, id: &str, base: &World, world: &mut Wo
         let name = detail.role_name().unwrap_or_default().to_owned();
         let arn = detail.arn().unwrap_or_default().to_owned();
         let owner = format!("role/{name}");
-        let inline = detail.role_policy_list().iter().map(|p| (p.policy_name(), p.policy_document()));
-        let attachments = attachments(endpoint, id, base, world, detail.attached_managed_policies(), inline, &owner).await?;
-        let trust_policy = document(detail.assume_role_policy_document(), &format!("trust policy of {arn}"), PolicyKind::Trust)?;
-        let permissions_boundary = detail.permissions_boundary().and_then(|boundary| boundary.permissions_boundary_arn()).map(str::to_owned);
+        let inline = detail
+            .role_policy_list()
+            .iter()
+            .map(|p| (p.policy_name(), p.policy_document()));
+        let attachments = attachments(
+            endpoint,
+            id,
+            base,
+            world,
+            detail.attached_managed_policies(),
+            inline,
+            &owner,
+        )
+        .await?;
+        let trust_policy = document(
+            detail.assume_role_policy_document(),
+            &format!("trust policy of {arn}"),
+            PolicyKind::Trust,
+        )?;
+        let permissions_boundary = detail
+            .permissions_boundary()
+            .and_then(|boundary| boundary.permissions_boundary_arn())
+            .map(str::to_owned);
         if let Some(boundary) = &permissions_boundary {
             ensure_policy(endpoint, id, base, world, boundary).await?;
         }
@@ -163,7 +248,11 @@ pub async fn read_account(endpoint: &str, id: &str, base: &World, world: &mut Wo
                 trust_policy,
                 attachments,
                 permissions_boundary,
-                tags: detail.tags().iter().map(|tag| (tag.key().to_owned(), tag.value().to_owned())).collect(),
+                tags: detail
+                    .tags()
+                    .iter()
+                    .map(|tag| (tag.key().to_owned(), tag.value().to_owned()))
+                    .collect(),
                 name,
                 arn,
             },
@@ -186,7 +275,9 @@ async fn attachments<'d>(
 ) -> Result<Attachments, ProvisionError> {
     let mut managed_policies = Vec::new();
     for policy in attached {
-        let Some(arn) = policy.policy_arn() else { continue };
+        let Some(arn) = policy.policy_arn() else {
+            continue;
+        };
         ensure_policy(endpoint, account, base, world, arn).await?;
         managed_policies.push(arn.to_owned());
     }
@@ -194,27 +285,61 @@ async fn attachments<'d>(
     let mut inline_policies = Vec::new();
     for (name, text) in inline {
         let name = name.unwrap_or_default().to_owned();
-        let policy = document(text, &format!("inline policy {name} of {owner}"), PolicyKind::Identity)?;
-        inline_policies.push(InlinePolicy { label: format!("{name} (inline, {owner})"), name, policy });
+        let policy = document(
+            text,
+            &format!("inline policy {name} of {owner}"),
+            PolicyKind::Identity,
+        )?;
+        inline_policies.push(InlinePolicy {
+            label: format!("{name} (inline, {owner})"),
+            name,
+            policy,
+        });
     }
-    Ok(Attachments { managed_policies, inline_policies })
+    Ok(Attachments {
+        managed_policies,
+        inline_policies,
+    })
 }
 
 /// Makes sure a managed policy referenced by ARN is in `world.policies`: AWS-managed ones come
 /// from the world it started from, the built-in list, or the emulator.
-async fn ensure_policy(endpoint: &str, account: &str, base: &World, world: &mut World, arn: &str) -> Result<(), ProvisionError> {
+async fn ensure_policy(
+    endpoint: &str,
+    account: &str,
+    base: &World,
+    world: &mut World,
+    arn: &str,
+) -> Result<(), ProvisionError> {
     if world.policies.contains_key(arn) {
         return Ok(());
     }
-    if let Some(known) = base.policies.get(arn).filter(|_| arn.starts_with(managed::AWS_MANAGED_PREFIX)) {
+    if let Some(known) = base
+        .policies
+        .get(arn)
+        .filter(|_| arn.starts_with(managed::AWS_MANAGED_PREFIX))
+    {
         world.policies.insert(arn.to_owned(), known.clone());
         return Ok(());
     }
     let name = arn.rsplit('/').next().unwrap_or(arn);
     if let Some(Ok(built_in)) = managed::built_in(name) {
-        let built_in_arn = format!("{}{}{}", managed::AWS_MANAGED_PREFIX, built_in.path, built_in.name);
+        let built_in_arn = format!(
+            "{}{}{}",
+            managed::AWS_MANAGED_PREFIX,
+            built_in.path,
+            built_in.name
+        );
         if built_in_arn == arn {
-            world.policies.insert(arn.to_owned(), ManagedPolicy { arn: built_in_arn, name: built_in.name, path: built_in.path, policy: built_in.policy });
+            world.policies.insert(
+                arn.to_owned(),
+                ManagedPolicy {
+                    arn: built_in_arn,
+                    name: built_in.name,
+                    path: built_in.path,
+                    policy: built_in.policy,
+                },
+            );
             return Ok(());
         }
     }
@@ -222,8 +347,16 @@ async fn ensure_policy(endpoint: &str, account: &str, base: &World, world: &mut 
     // Ask the emulator for the policy's default version.
     let clients = Clients::new(endpoint, &emulator_keys(), Some(account));
     let doing = format!("reading managed policy {arn}");
-    let got = clients.iam.get_policy().policy_arn(arn).send().await.map_err(|error| ProvisionError::new(&doing, reason(error)))?;
-    let summary = got.policy().ok_or_else(|| ProvisionError::new(&doing, "no policy returned"))?;
+    let got = clients
+        .iam
+        .get_policy()
+        .policy_arn(arn)
+        .send()
+        .await
+        .map_err(|error| ProvisionError::new(&doing, reason(error)))?;
+    let summary = got
+        .policy()
+        .ok_or_else(|| ProvisionError::new(&doing, "no policy returned"))?;
     let version = clients
         .iam
         .get_policy_version()
@@ -232,7 +365,9 @@ async fn ensure_policy(endpoint: &str, account: &str, base: &World, world: &mut 
         .send()
         .await
         .map_err(|error| ProvisionError::new(&doing, reason(error)))?;
-    let text = version.policy_version().and_then(|version| version.document());
+    let text = version
+        .policy_version()
+        .and_then(|version| version.document());
     let policy = document(text, &format!("policy {arn}"), PolicyKind::Identity)?;
     world.policies.insert(
         arn.to_owned(),
@@ -247,27 +382,57 @@ async fn ensure_policy(endpoint: &str, account: &str, base: &World, world: &mut 
 }
 
 /// Reads the organization as its management account sees it.
-pub async fn read_organization(endpoint: &str, management: &str) -> Result<Organization, ProvisionError> {
+pub async fn read_organization(
+    endpoint: &str,
+    management: &str,
+) -> Result<Organization, ProvisionError> {
     let clients = Clients::new(endpoint, &emulator_keys(), Some(management));
     let api = &clients.organizations;
 
-    let described = api.describe_organization().send().await.map_err(|error| ProvisionError::new("reading the organization", reason(error)))?;
-    let organization = described.organization().ok_or_else(|| ProvisionError::new("reading the organization", "none returned"))?;
+    let described = api
+        .describe_organization()
+        .send()
+        .await
+        .map_err(|error| ProvisionError::new("reading the organization", reason(error)))?;
+    let organization = described
+        .organization()
+        .ok_or_else(|| ProvisionError::new("reading the organization", "none returned"))?;
     let id = organization.id().unwrap_or_default().to_owned();
-    let management_account = organization.master_account_id().unwrap_or(management).to_owned();
+    let management_account = organization
+        .master_account_id()
+        .unwrap_or(management)
+        .to_owned();
 
     // Every policy, with its document.
     let mut policies = BTreeMap::new();
     let mut names_by_id = BTreeMap::new();
     for (filter, policy_type, kind) in [
-        (OrgApiPolicyType::ServiceControlPolicy, OrgPolicyType::Scp, PolicyKind::Scp),
-        (OrgApiPolicyType::ResourceControlPolicy, OrgPolicyType::Rcp, PolicyKind::Rcp),
+        (
+            OrgApiPolicyType::ServiceControlPolicy,
+            OrgPolicyType::Scp,
+            PolicyKind::Scp,
+        ),
+        (
+            OrgApiPolicyType::ResourceControlPolicy,
+            OrgPolicyType::Rcp,
+            PolicyKind::Rcp,
+        ),
     ] {
-        let listed = api.list_policies().filter(filter.clone()).send().await.map_err(|error| ProvisionError::new("listing organization policies", reason(error)))?;
+        let listed = api
+            .list_policies()
+            .filter(filter.clone())
+            .send()
+            .await
+            .map_err(|error| ProvisionError::new("listing organization policies", reason(error)))?;
         for summary in listed.policies() {
             let policy_id = summary.id().unwrap_or_default().to_owned();
             let doing = format!("reading organization policy {policy_id}");
-            let described = api.describe_policy().policy_id(&policy_id).send().await.map_err(|error| ProvisionError::new(&doing, reason(error)))?;
+            let described = api
+                .describe_policy()
+                .policy_id(&policy_id)
+                .send()
+                .await
+                .map_err(|error| ProvisionError::new(&doing, reason(error)))?;
             let content = described.policy().and_then(|policy| policy.content());
             let policy = document(content, &format!("organization policy {policy_id}"), kind)?;
             let mut name = summary.name().unwrap_or(&policy_id).to_owned();
@@ -277,18 +442,39 @@ pub async fn read_organization(endpoint: &str, management: &str) -> Result<Organ
             names_by_id.insert(policy_id.clone(), name.clone());
             policies.insert(
                 name.clone(),
-                OrgPolicy { arn: summary.arn().unwrap_or_default().to_owned(), id: policy_id, name, policy_type, policy },
+                OrgPolicy {
+                    arn: summary.arn().unwrap_or_default().to_owned(),
+                    id: policy_id,
+                    name,
+                    policy_type,
+                    policy,
+                },
             );
         }
     }
 
     // The tree, from the root down.
-    let roots = api.list_roots().send().await.map_err(|error| ProvisionError::new("listing roots", reason(error)))?;
-    let root = roots.roots().first().ok_or_else(|| ProvisionError::new("listing roots", "the organization has no root"))?;
-    let reader = TreeReader { api, names_by_id: &names_by_id };
+    let roots = api
+        .list_roots()
+        .send()
+        .await
+        .map_err(|error| ProvisionError::new("listing roots", reason(error)))?;
+    let root = roots
+        .roots()
+        .first()
+        .ok_or_else(|| ProvisionError::new("listing roots", "the organization has no root"))?;
+    let reader = TreeReader {
+        api,
+        names_by_id: &names_by_id,
+    };
     let root = reader.node(root.id().unwrap_or_default(), "Root").await?;
 
-    Ok(Organization { id, management_account, root, policies })
+    Ok(Organization {
+        id,
+        management_account,
+        root,
+        policies,
+    })
 }
 
 struct TreeReader<'a> {
@@ -302,32 +488,57 @@ impl TreeReader<'_> {
 
         let doing = format!("listing the accounts under {id}");
         let mut accounts = Vec::new();
-        let mut pages = self.api.list_accounts_for_parent().parent_id(id).into_paginator().send();
+        let mut pages = self
+            .api
+            .list_accounts_for_parent()
+            .parent_id(id)
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|error| ProvisionError::new(&doing, reason(error)))?;
             for account in page.accounts() {
                 let account_id = account.id().unwrap_or_default().to_owned();
-                accounts.push(AccountNode { attached: self.attached(&account_id).await?, id: account_id });
+                accounts.push(AccountNode {
+                    attached: self.attached(&account_id).await?,
+                    id: account_id,
+                });
             }
         }
 
         let doing = format!("listing the OUs under {id}");
         let mut children = Vec::new();
-        let mut pages = self.api.list_organizational_units_for_parent().parent_id(id).into_paginator().send();
+        let mut pages = self
+            .api
+            .list_organizational_units_for_parent()
+            .parent_id(id)
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|error| ProvisionError::new(&doing, reason(error)))?;
             for ou in page.organizational_units() {
-                children.push(Box::pin(self.node(ou.id().unwrap_or_default(), ou.name().unwrap_or_default())).await?);
+                children.push(
+                    Box::pin(self.node(ou.id().unwrap_or_default(), ou.name().unwrap_or_default()))
+                        .await?,
+                );
             }
         }
 
-        Ok(OrgNode { id: id.to_owned(), name: name.to_owned(), attached, accounts, children })
+        Ok(OrgNode {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            attached,
+            accounts,
+            children,
+        })
     }
 
     /// The SCPs and RCPs attached to one target, by name.
     async fn attached(&self, target: &str) -> Result<Attached, ProvisionError> {
         let mut attached = Attached::default();
-        for filter in [OrgApiPolicyType::ServiceControlPolicy, OrgApiPolicyType::ResourceControlPolicy] {
+        for filter in [
+            OrgApiPolicyType::ServiceControlPolicy,
+            OrgApiPolicyType::ResourceControlPolicy,
+        ] {
             let listed = self
                 .api
                 .list_policies_for_target()
@@ -335,9 +546,13 @@ impl TreeReader<'_> {
                 .filter(filter.clone())
                 .send()
                 .await
-                .map_err(|error| ProvisionError::new(format!("listing the policies of {target}"), reason(error)))?;
+                .map_err(|error| {
+                    ProvisionError::new(format!("listing the policies of {target}"), reason(error))
+                })?;
             for summary in listed.policies() {
-                let Some(name) = summary.id().and_then(|id| self.names_by_id.get(id)) else { continue };
+                let Some(name) = summary.id().and_then(|id| self.names_by_id.get(id)) else {
+                    continue;
+                };
                 match filter {
                     OrgApiPolicyType::ServiceControlPolicy => attached.scps.push(name.clone()),
                     _ => attached.rcps.push(name.clone()),
@@ -350,8 +565,17 @@ impl TreeReader<'_> {
 
 /// Parses a policy document the emulator returned, URL-encoded (as AWS does) or not.
 fn document(text: Option<&str>, what: &str, kind: PolicyKind) -> Result<Policy, ProvisionError> {
-    let text = text.ok_or_else(|| ProvisionError::new(format!("reading {what}"), "the emulator returned no document"))?;
-    let decoded = if text.trim_start().starts_with('%') { percent_decode(text) } else { text.to_owned() };
+    let text = text.ok_or_else(|| {
+        ProvisionError::new(
+            format!("reading {what}"),
+            "the emulator returned no document",
+        )
+    })?;
+    let decoded = if text.trim_start().starts_with('%') {
+        percent_decode(text)
+    } else {
+        text.to_owned()
+    };
     parse_policy(&format!("emulator: {what}"), &decoded, kind)
         .map_err(|problems| ProvisionError::new(format!("reading {what}"), problems))
 }
@@ -389,7 +613,10 @@ mod tests {
 
     #[test]
     fn percent_decoding_keeps_plus_signs() {
-        assert_eq!(percent_decode("%7B%22a%22%3A%22b+c%22%7D"), r#"{"a":"b+c"}"#);
+        assert_eq!(
+            percent_decode("%7B%22a%22%3A%22b+c%22%7D"),
+            r#"{"a":"b+c"}"#
+        );
         assert_eq!(percent_decode("100%"), "100%");
     }
 }
