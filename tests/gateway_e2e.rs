@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use lockdrill::emulator::{EmulatorKind, LeaseOptions, PythonEnv};
+use lockdrill::gateway::credentials::{Credential, Holder};
 use lockdrill::live::{CredentialsFile, LiveWorld};
 use lockdrill::sdk::{Clients, Keys};
 use lockdrill::world::World;
@@ -381,6 +382,139 @@ async fn scp_lockout_break_glass_and_management_root_through_the_aws_cli() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_session_policy_passed_to_assume_role_limits_the_session() {
+    let live = live("scenarios/admin-restored.yaml").await;
+    let file = live.credentials_file();
+
+    let read_only = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:Get*","Resource":"*"}]}"#;
+    let assumed = aws(
+        &file,
+        "alice",
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/MyRole",
+            "--role-session-name",
+            "narrow",
+            "--policy",
+            read_only,
+            "--output",
+            "json",
+        ],
+    );
+    assert_ok(&assumed, "assume-role with a session policy");
+    let credentials: serde_json::Value = serde_json::from_slice(&assumed.stdout).unwrap();
+    let session = CredentialsFile {
+        endpoint: file.endpoint.clone(),
+        region: file.region.clone(),
+        principals: vec![lockdrill::live::PrincipalKeys {
+            principal: "arn:aws:sts::123456789012:assumed-role/MyRole/narrow".into(),
+            kind: "role-session".into(),
+            access_key_id: credentials["Credentials"]["AccessKeyId"]
+                .as_str()
+                .unwrap()
+                .into(),
+            secret_access_key: credentials["Credentials"]["SecretAccessKey"]
+                .as_str()
+                .unwrap()
+                .into(),
+            session_token: credentials["Credentials"]["SessionToken"]
+                .as_str()
+                .map(str::to_owned),
+        }],
+        roots_unavailable: Vec::new(),
+    };
+
+    assert_ok(
+        &aws(
+            &session,
+            "narrow",
+            &["iam", "get-role", "--role-name", "MyRole"],
+        ),
+        "get-role within the session policy",
+    );
+    let denied = aws(
+        &session,
+        "narrow",
+        &["iam", "create-user", "--user-name", "carol"],
+    );
+    assert!(!denied.status.success());
+    assert!(
+        stderr(&denied).contains(
+            "User: arn:aws:sts::123456789012:assumed-role/MyRole/narrow is not authorized to perform: iam:CreateUser"
+        ) && stderr(&denied).contains("because no session policy allows the iam:CreateUser action"),
+        "{}",
+        stderr(&denied)
+    );
+
+    live.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_permissions_boundary_set_through_the_gateway_is_enforced() {
+    // Moto does not implement PutUserPermissionsBoundary; the gateway keeps it.
+    let live = live("scenarios/admin-restored.yaml").await;
+    let file = live.credentials_file();
+    let root = "root:123456789012";
+
+    assert_ok(
+        &aws(
+            &file,
+            root,
+            &[
+                "iam",
+                "put-user-permissions-boundary",
+                "--user-name",
+                "alice",
+                "--permissions-boundary",
+                "arn:aws:iam::aws:policy/IAMReadOnlyAccess",
+            ],
+        ),
+        "put-user-permissions-boundary",
+    );
+    assert_ok(
+        &aws(&file, "alice", &["iam", "get-user", "--user-name", "bob"]),
+        "a read inside the boundary",
+    );
+    let denied = aws(
+        &file,
+        "alice",
+        &["iam", "create-user", "--user-name", "carol"],
+    );
+    assert!(
+        stderr(&denied)
+            .contains("because no permissions boundary allows the iam:CreateUser action"),
+        "{}",
+        stderr(&denied)
+    );
+
+    assert_ok(
+        &aws(
+            &file,
+            root,
+            &[
+                "iam",
+                "delete-user-permissions-boundary",
+                "--user-name",
+                "alice",
+            ],
+        ),
+        "delete-user-permissions-boundary",
+    );
+    assert_ok(
+        &aws(
+            &file,
+            "alice",
+            &["iam", "create-user", "--user-name", "carol"],
+        ),
+        "create-user once the boundary is gone",
+    );
+
+    live.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_rust_sdk_sees_the_same_lockout() {
     let live = live("scenarios/admin-detached.yaml").await;
     let file = live.credentials_file();
@@ -442,6 +576,37 @@ async fn bad_credentials_get_aws_errors_and_a_dead_emulator_a_clear_5xx() {
     let refused = aws(&forger, &name, &["iam", "list-users"]);
     assert!(
         stderr(&refused).contains("(SignatureDoesNotMatch)"),
+        "{}",
+        stderr(&refused)
+    );
+
+    // Temporary credentials past their expiry.
+    live.credentials.add(Credential {
+        keys: Keys {
+            access_key_id: "ASIAEXPIREDSESSION00".into(),
+            secret_access_key: "expired-session-secret-0000000000000000".into(),
+            session_token: Some("expired-session-token".into()),
+        },
+        expires_at: Some(chrono::Utc::now() - chrono::Duration::minutes(5)),
+        holder: Holder::RoleSession {
+            account: "123456789012".into(),
+            role_name: "MyRole".into(),
+            session_name: "stale".into(),
+            session_policy: None,
+            mfa: false,
+        },
+    });
+    let mut stale = file.clone();
+    stale.principals = vec![lockdrill::live::PrincipalKeys {
+        principal: "arn:aws:sts::123456789012:assumed-role/MyRole/stale".into(),
+        kind: "role-session".into(),
+        access_key_id: "ASIAEXPIREDSESSION00".into(),
+        secret_access_key: "expired-session-secret-0000000000000000".into(),
+        session_token: Some("expired-session-token".into()),
+    }];
+    let refused = aws(&stale, "stale", &["iam", "list-users"]);
+    assert!(
+        stderr(&refused).contains("(ExpiredToken)"),
         "{}",
         stderr(&refused)
     );
