@@ -90,7 +90,7 @@ async fn serve(world: World, kind: EmulatorKind, args: &ServeArgs) -> u8 {
     };
     let live = tokio::select! {
         live = LiveWorld::start(&world, &kind, &options, args.listen) => live,
-        _ = tokio::signal::ctrl_c() => {
+        _ = stopped() => {
             eprintln!("interrupted before the world was ready");
             return EXIT_EMULATOR;
         }
@@ -133,10 +133,26 @@ async fn serve(world: World, kind: EmulatorKind, args: &ServeArgs) -> u8 {
         live.emulator.endpoint()
     );
 
-    let _ = tokio::signal::ctrl_c().await;
+    stopped().await;
     eprintln!("stopping");
     live.stop().await;
     0
+}
+
+/// Waits for Ctrl-C, or for SIGTERM (`docker stop`, `kill`).
+async fn stopped() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
 }
 
 /// Writes the credentials file readable by its owner only.

@@ -128,6 +128,10 @@ impl Gateway {
 
     /// The URL clients point `AWS_ENDPOINT_URL` at.
     pub fn endpoint(&self) -> String {
+        // Listening on every interface (in a container), it is still reached at loopback.
+        if self.address.ip().is_unspecified() {
+            return format!("http://127.0.0.1:{}", self.address.port());
+        }
         format!("http://{}", self.address)
     }
 
