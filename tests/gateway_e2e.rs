@@ -70,6 +70,31 @@ fn aws(file: &CredentialsFile, principal: &str, args: &[&str]) -> Output {
     command.output().expect("the aws CLI runs")
 }
 
+/// A credentials file holding one role session, from `aws sts assume-role`'s JSON answer.
+fn session_file(file: &CredentialsFile, principal: &str, assumed: &Output) -> CredentialsFile {
+    let answer: serde_json::Value =
+        serde_json::from_slice(&assumed.stdout).expect("assume-role prints JSON");
+    let credentials = &answer["Credentials"];
+    CredentialsFile {
+        endpoint: file.endpoint.clone(),
+        region: file.region.clone(),
+        principals: vec![lockdrill::live::PrincipalKeys {
+            principal: principal.into(),
+            kind: "role-session".into(),
+            access_key_id: credentials["AccessKeyId"]
+                .as_str()
+                .expect("a key id")
+                .into(),
+            secret_access_key: credentials["SecretAccessKey"]
+                .as_str()
+                .expect("a secret")
+                .into(),
+            session_token: credentials["SessionToken"].as_str().map(str::to_owned),
+        }],
+        roots_unavailable: Vec::new(),
+    }
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -227,28 +252,11 @@ async fn scp_lockout_break_glass_and_management_root_through_the_aws_cli() {
         ],
     );
     assert_ok(&assumed, "assume-role");
-    let credentials: serde_json::Value =
-        serde_json::from_slice(&assumed.stdout).expect("assume-role prints JSON");
-    let session = CredentialsFile {
-        endpoint: file.endpoint.clone(),
-        region: file.region.clone(),
-        principals: vec![lockdrill::live::PrincipalKeys {
-            principal: "arn:aws:sts::222222222222:assumed-role/BreakGlassAdminRole/recovery".into(),
-            kind: "role-session".into(),
-            access_key_id: credentials["Credentials"]["AccessKeyId"]
-                .as_str()
-                .unwrap()
-                .into(),
-            secret_access_key: credentials["Credentials"]["SecretAccessKey"]
-                .as_str()
-                .unwrap()
-                .into(),
-            session_token: credentials["Credentials"]["SessionToken"]
-                .as_str()
-                .map(str::to_owned),
-        }],
-        roots_unavailable: Vec::new(),
-    };
+    let session = session_file(
+        &file,
+        "arn:aws:sts::222222222222:assumed-role/BreakGlassAdminRole/recovery",
+        &assumed,
+    );
     let identity = aws(
         &session,
         "recovery",
@@ -404,27 +412,11 @@ async fn a_session_policy_passed_to_assume_role_limits_the_session() {
         ],
     );
     assert_ok(&assumed, "assume-role with a session policy");
-    let credentials: serde_json::Value = serde_json::from_slice(&assumed.stdout).unwrap();
-    let session = CredentialsFile {
-        endpoint: file.endpoint.clone(),
-        region: file.region.clone(),
-        principals: vec![lockdrill::live::PrincipalKeys {
-            principal: "arn:aws:sts::123456789012:assumed-role/MyRole/narrow".into(),
-            kind: "role-session".into(),
-            access_key_id: credentials["Credentials"]["AccessKeyId"]
-                .as_str()
-                .unwrap()
-                .into(),
-            secret_access_key: credentials["Credentials"]["SecretAccessKey"]
-                .as_str()
-                .unwrap()
-                .into(),
-            session_token: credentials["Credentials"]["SessionToken"]
-                .as_str()
-                .map(str::to_owned),
-        }],
-        roots_unavailable: Vec::new(),
-    };
+    let session = session_file(
+        &file,
+        "arn:aws:sts::123456789012:assumed-role/MyRole/narrow",
+        &assumed,
+    );
 
     assert_ok(
         &aws(

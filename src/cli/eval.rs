@@ -243,13 +243,7 @@ struct MatchedReport {
 fn decide(world: &World, query: &Query) -> Result<Report, QueryError> {
     let now = chrono::Utc::now().timestamp();
     let prepared = world.prepare(query, now)?;
-    let request = Request {
-        principal: &prepared.principal,
-        action: &query.action,
-        resource: &query.resource,
-        resource_account: &prepared.resource_account,
-        context: &prepared.context,
-    };
+    let request = prepared.request(query);
     let decision = evaluate(&request, &prepared.applicable);
     tracing::debug!(
         principal = %query.principal,

@@ -29,7 +29,7 @@ use super::local;
 use super::operation::{Operation, Service};
 use super::protocol;
 use super::sigv4;
-use crate::policy::{ContextValue, Request, evaluate};
+use crate::policy::{ContextValue, evaluate};
 use crate::provision;
 use crate::sdk::{Keys, MOTO_ACCOUNT_HEADER};
 use crate::world::{Query, World};
@@ -445,13 +445,7 @@ fn decide(
             let prepared = world
                 .prepare(&query, Utc::now().timestamp())
                 .map_err(|error| denial(error.message))?;
-            let request = Request {
-                principal: &prepared.principal,
-                action: &query.action,
-                resource: &query.resource,
-                resource_account: &prepared.resource_account,
-                context: &prepared.context,
-            };
+            let request = prepared.request(&query);
             let decision = evaluate(&request, &prepared.applicable);
             if let Some(message) = decision.access_denied_message(&request) {
                 return Err(Denial {

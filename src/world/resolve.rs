@@ -53,6 +53,19 @@ pub struct Prepared<'w> {
     pub rcp_targets: Vec<String>,
 }
 
+impl<'w> Prepared<'w> {
+    /// The request to hand to [`crate::policy::evaluate`] with [`Prepared::applicable`].
+    pub fn request<'a>(&'a self, query: &'a Query) -> crate::policy::Request<'a> {
+        crate::policy::Request {
+            principal: &self.principal,
+            action: &query.action,
+            resource: &query.resource,
+            resource_account: &self.resource_account,
+            context: &self.context,
+        }
+    }
+}
+
 /// The STS actions decided by a role's trust policy.
 const TRUST_ACTIONS: &[&str] = &[
     "sts:assumerole",
