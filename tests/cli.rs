@@ -365,3 +365,56 @@ fn tempdir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("a temporary directory");
     dir
 }
+
+#[test]
+fn serve_refuses_a_remote_emulator_without_the_opt_in() {
+    let output = lockdrill(&[
+        "serve",
+        "--world",
+        "scenarios/admin-detached.yaml",
+        "--emulator",
+        "http://10.1.2.3:5000",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("--allow-remote-endpoint"), "{stderr}");
+    assert!(output.stdout.is_empty(), "no endpoint is printed");
+}
+
+#[test]
+fn env_names_the_principals_it_cannot_find() {
+    let dir = tempdir("env");
+    let credentials = dir.join("credentials.json");
+    std::fs::write(
+        &credentials,
+        r#"{"endpoint":"http://127.0.0.1:1","region":"us-east-1","principals":[
+            {"principal":"arn:aws:iam::123456789012:user/alice","kind":"user","access_key_id":"AKIAEXAMPLEALICE0000","secret_access_key":"s3cr3t"}],
+           "roots_unavailable":[{"account":"123456789012","reason":"root MFA device lost"}]}"#,
+    )
+    .unwrap();
+    let path = credentials.to_str().unwrap();
+
+    let output = lockdrill(&["env", "--credentials", path, "--as", "alice"]);
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("export AWS_ACCESS_KEY_ID='AKIAEXAMPLEALICE0000'"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("export AWS_CONFIG_FILE=/dev/null"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("export AWS_ENDPOINT_URL='http://127.0.0.1:1'"),
+        "{stdout}"
+    );
+
+    let output = lockdrill(&["env", "--credentials", path, "--as", "root:123456789012"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("root MFA device lost"));
+
+    let output = lockdrill(&["env", "--credentials", path, "--as", "mallory"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("no principal `mallory`"));
+}

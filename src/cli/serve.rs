@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use super::{EXIT_BAD_INPUT, EXIT_EMULATOR};
-use crate::emulator::{EmulatorKind, LeaseOptions};
-use crate::live::{CredentialsFile, LiveWorld};
+use crate::emulator::{EmulatorError, EmulatorKind, LeaseOptions};
+use crate::live::{CredentialsFile, LiveError, LiveWorld};
 use crate::world::World;
 
 #[derive(Debug, clap::Args)]
@@ -99,7 +99,18 @@ async fn serve(world: World, kind: EmulatorKind, args: &ServeArgs) -> u8 {
         Ok(live) => live,
         Err(error) => {
             eprintln!("error: {error}");
-            return EXIT_EMULATOR;
+            // A URL lockdrill refuses to use is the user's input, not a failure to start.
+            let is_refused_input = matches!(
+                error,
+                LiveError::Emulator(
+                    EmulatorError::RemoteEndpoint { .. } | EmulatorError::BadUrl { .. }
+                )
+            );
+            return if is_refused_input {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_EMULATOR
+            };
         }
     };
 
