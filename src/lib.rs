@@ -13,5 +13,7 @@ pub mod gateway;
 pub mod live;
 pub mod policy;
 pub mod provision;
+pub mod report;
+pub mod runbook;
 pub mod sdk;
 pub mod world;
