@@ -440,6 +440,65 @@ async fn a_session_policy_passed_to_assume_role_limits_the_session() {
         stderr(&denied)
     );
 
+    // Managed session policies (`--policy-arns`) limit a session the same way.
+    let assumed = aws(
+        &file,
+        "alice",
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/MyRole",
+            "--role-session-name",
+            "managed",
+            "--policy-arns",
+            "arn=arn:aws:iam::aws:policy/IAMReadOnlyAccess",
+            "--output",
+            "json",
+        ],
+    );
+    assert_ok(&assumed, "assume-role with a managed session policy");
+    let managed = session_file(
+        &file,
+        "arn:aws:sts::123456789012:assumed-role/MyRole/managed",
+        &assumed,
+    );
+    assert_ok(
+        &aws(&managed, "managed", &["iam", "list-users"]),
+        "list-users within IAMReadOnlyAccess",
+    );
+    let denied = aws(
+        &managed,
+        "managed",
+        &["iam", "create-user", "--user-name", "dave"],
+    );
+    assert!(
+        stderr(&denied).contains("because no session policy allows the iam:CreateUser action"),
+        "{}",
+        stderr(&denied)
+    );
+
+    // A session policy AWS would refuse never makes a session.
+    let refused = aws(
+        &file,
+        "alice",
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/MyRole",
+            "--role-session-name",
+            "broken",
+            "--policy",
+            r#"{"Statement":[{"Effect":"Allow","Action":"CreateUser","Resource":"*"}]}"#,
+        ],
+    );
+    assert!(
+        stderr(&refused).contains("MalformedPolicyDocument"),
+        "{}",
+        stderr(&refused)
+    );
+
     live.stop().await;
 }
 

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use super::credentials::{Credential, Holder};
 use super::operation::{Operation, Service};
 use super::server::Shared;
-use crate::policy::{PolicyKind, parse_policy};
+use crate::policy::{Policy, PolicyKind, parse_policy};
 use crate::world::World;
 
 /// A policy document AWS would refuse.
@@ -33,6 +33,7 @@ pub fn malformed_document(operation: &Operation) -> Option<Problem> {
             | "PutRolePolicy",
         ) => ("PolicyDocument", PolicyKind::Identity),
         (Service::Iam, "CreateRole") => ("AssumeRolePolicyDocument", PolicyKind::Trust),
+        (Service::Sts, "AssumeRole") => ("Policy", PolicyKind::Identity),
         (Service::Iam, "UpdateAssumeRolePolicy") => ("PolicyDocument", PolicyKind::Trust),
         (Service::Organizations, "CreatePolicy")
             if operation.param("Type") == Some("RESOURCE_CONTROL_POLICY") =>
@@ -58,6 +59,54 @@ pub fn malformed_document(operation: &Operation) -> Option<Problem> {
         code,
         message: format!("The policy document is not valid: {}", details.join("; ")),
     })
+}
+
+/// The session policies an AssumeRole call passes: its inline `Policy` and the managed
+/// policies named in `PolicyArns.member.N.arn`, together, or `None` when it passes none.
+/// Fails closed: a managed policy the gateway does not know adds no permission.
+pub fn session_policy(operation: &Operation, world: &World) -> Option<Policy> {
+    let inline = operation.param("Policy").map(|text| {
+        // Malformed documents were refused before the call was forwarded.
+        parse_policy("session policy", text, PolicyKind::Identity)
+            .unwrap_or_else(|_| nothing_allowed())
+    });
+    let arns: Vec<&str> = match &operation.params {
+        super::operation::Params::Query(fields) => fields
+            .iter()
+            .filter(|(key, _)| key.starts_with("PolicyArns.member.") && key.ends_with(".arn"))
+            .map(|(_, value)| value.as_str())
+            .collect(),
+        super::operation::Params::Json(_) => Vec::new(),
+    };
+    if inline.is_none() && arns.is_empty() {
+        return None;
+    }
+
+    let mut merged = nothing_allowed();
+    let mut documents = Vec::new();
+    if let Some(inline) = inline {
+        merged.statements.extend(inline.statements);
+        documents.push(inline.document);
+    }
+    for arn in arns {
+        let managed = world.policies.get(arn).cloned().or_else(|| builtin(arn));
+        if let Some(managed) = managed {
+            merged.statements.extend(managed.policy.statements);
+            documents.push(managed.policy.document);
+        }
+    }
+    merged.document = format!("[{}]", documents.join(","));
+    Some(merged)
+}
+
+/// A policy with no statement: it allows nothing.
+fn nothing_allowed() -> Policy {
+    Policy {
+        version: crate::policy::Version::V2012,
+        id: None,
+        statements: Vec::new(),
+        document: "{}".to_owned(),
+    }
 }
 
 /// Answers the calls the gateway keeps; `None` sends the call on to the emulator.
@@ -129,9 +178,17 @@ fn user_boundary(
     let boundary = operation.param("PermissionsBoundary").map(str::to_owned);
     let mut world = (*shared.world()).clone();
 
-    let known_policy = boundary
-        .as_ref()
-        .is_none_or(|arn| world.policies.contains_key(arn) || builtin(arn, &mut world));
+    let known_policy = match &boundary {
+        None => true,
+        Some(arn) if world.policies.contains_key(arn) => true,
+        Some(arn) => match builtin(arn) {
+            Some(managed) => {
+                world.policies.insert(arn.clone(), managed);
+                true
+            }
+            None => false,
+        },
+    };
     let Some(user) = world
         .accounts
         .get_mut(account)
@@ -170,11 +227,11 @@ fn user_boundary(
     xml_response(body, request_id)
 }
 
-/// Adds a built-in AWS-managed policy to the world's policies, if `arn` names one.
-fn builtin(arn: &str, world: &mut World) -> bool {
+/// The built-in AWS-managed policy `arn` names, if it names one.
+fn builtin(arn: &str) -> Option<crate::world::ManagedPolicy> {
     let name = arn.rsplit('/').next().unwrap_or(arn);
     let Some(Ok(found)) = crate::world::managed::built_in(name) else {
-        return false;
+        return None;
     };
     let real_arn = format!(
         "{}{}{}",
@@ -182,19 +239,12 @@ fn builtin(arn: &str, world: &mut World) -> bool {
         found.path,
         found.name
     );
-    if real_arn != arn {
-        return false;
-    }
-    world.policies.insert(
-        real_arn.clone(),
-        crate::world::ManagedPolicy {
-            arn: real_arn,
-            name: found.name,
-            path: found.path,
-            policy: found.policy,
-        },
-    );
-    true
+    (real_arn == arn).then(|| crate::world::ManagedPolicy {
+        arn: real_arn,
+        name: found.name,
+        path: found.path,
+        policy: found.policy,
+    })
 }
 
 fn xml_response(body: String, request_id: &str) -> http::Response<Bytes> {

@@ -540,14 +540,7 @@ fn learn(shared: &Shared, operation: &Operation, credential: &Credential, body: 
             let role_arn = operation.param("RoleArn").unwrap_or_default();
             let role_account = role_arn.split(':').nth(4).unwrap_or(&account).to_owned();
             let role_name = role_arn.rsplit('/').next().unwrap_or_default().to_owned();
-            let session_policy = operation.param("Policy").and_then(|text| {
-                crate::policy::parse_policy(
-                    "session policy",
-                    text,
-                    crate::policy::PolicyKind::Identity,
-                )
-                .ok()
-            });
+            let session_policy = local::session_policy(operation, &shared.world());
             let mfa =
                 operation.param("SerialNumber").is_some() && operation.param("TokenCode").is_some();
             shared.credentials.add(Credential {
