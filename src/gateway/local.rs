@@ -239,7 +239,10 @@ fn builtin(arn: &str) -> Option<crate::world::ManagedPolicy> {
         found.path,
         found.name
     );
-    (real_arn == arn).then(|| crate::world::ManagedPolicy {
+    if real_arn != arn {
+        return None;
+    }
+    Some(crate::world::ManagedPolicy {
         arn: real_arn,
         name: found.name,
         path: found.path,
