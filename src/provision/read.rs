@@ -181,11 +181,7 @@ pub async fn read_account(
             .and_then(|account| account.users.get(&name))
             .filter(|user| user.arn == arn)
             .and_then(|user| user.permissions_boundary.clone());
-        let permissions_boundary = detail
-            .permissions_boundary()
-            .and_then(|boundary| boundary.permissions_boundary_arn())
-            .map(str::to_owned)
-            .or(held_boundary);
+        let permissions_boundary = boundary_of(detail.permissions_boundary()).or(held_boundary);
         if let Some(boundary) = &permissions_boundary {
             ensure_policy(endpoint, id, base, world, boundary).await?;
         }
@@ -197,11 +193,7 @@ pub async fn read_account(
                 groups: detail.group_list().to_vec(),
                 attachments,
                 permissions_boundary,
-                tags: detail
-                    .tags()
-                    .iter()
-                    .map(|tag| (tag.key().to_owned(), tag.value().to_owned()))
-                    .collect(),
+                tags: tags_of(detail.tags()),
                 name,
                 arn,
             },
@@ -231,10 +223,7 @@ pub async fn read_account(
             &format!("trust policy of {arn}"),
             PolicyKind::Trust,
         )?;
-        let permissions_boundary = detail
-            .permissions_boundary()
-            .and_then(|boundary| boundary.permissions_boundary_arn())
-            .map(str::to_owned);
+        let permissions_boundary = boundary_of(detail.permissions_boundary());
         if let Some(boundary) = &permissions_boundary {
             ensure_policy(endpoint, id, base, world, boundary).await?;
         }
@@ -248,11 +237,7 @@ pub async fn read_account(
                 trust_policy,
                 attachments,
                 permissions_boundary,
-                tags: detail
-                    .tags()
-                    .iter()
-                    .map(|tag| (tag.key().to_owned(), tag.value().to_owned()))
-                    .collect(),
+                tags: tags_of(detail.tags()),
                 name,
                 arn,
             },
@@ -561,6 +546,22 @@ impl TreeReader<'_> {
         }
         Ok(attached)
     }
+}
+
+/// An IAM entity's tags as a map.
+fn tags_of(tags: &[aws_sdk_iam::types::Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .map(|tag| (tag.key().to_owned(), tag.value().to_owned()))
+        .collect()
+}
+
+/// The ARN of an IAM entity's permissions boundary, if it has one.
+fn boundary_of(
+    boundary: Option<&aws_sdk_iam::types::AttachedPermissionsBoundary>,
+) -> Option<String> {
+    boundary
+        .and_then(|boundary| boundary.permissions_boundary_arn())
+        .map(str::to_owned)
 }
 
 /// Parses a policy document the emulator returned, URL-encoded (as AWS does) or not.
