@@ -172,12 +172,12 @@ fn check_expect(expect: &Value) -> Result<(), String> {
     let is_policy_type = |value: &Value| {
         value.is_null() || value.as_str().is_some_and(|t| POLICY_TYPES.contains(&t))
     };
-    if let Some(decided_by) = fields.get("decided_by") {
-        if !is_policy_type(decided_by) {
-            return Err(format!(
-                "`decided_by` must be null or one of {POLICY_TYPES:?}"
-            ));
-        }
+    if let Some(decided_by) = fields.get("decided_by")
+        && !is_policy_type(decided_by)
+    {
+        return Err(format!(
+            "`decided_by` must be null or one of {POLICY_TYPES:?}"
+        ));
     }
     if let Some(any) = fields.get("decided_by_any") {
         let ok = any
@@ -223,12 +223,12 @@ fn compare(case: &Case, got: &Value) -> Vec<String> {
     let got_decided_by = got.get("decided_by").unwrap_or(&Value::Null);
     let got_message = got.get("message").unwrap_or(&Value::Null);
 
-    if let (Some(wanted), Some(found)) = (case.request.get("action"), got.get("action")) {
-        if wanted != found {
-            problems.push(format!(
-                "output out of order: decision is for action {found}, request was {wanted}"
-            ));
-        }
+    if let (Some(wanted), Some(found)) = (case.request.get("action"), got.get("action"))
+        && wanted != found
+    {
+        problems.push(format!(
+            "output out of order: decision is for action {found}, request was {wanted}"
+        ));
     }
     if got_decision != &expect["decision"] {
         problems.push(format!(
@@ -236,20 +236,20 @@ fn compare(case: &Case, got: &Value) -> Vec<String> {
             expect["decision"]
         ));
     }
-    if let Some(wanted) = expect.get("decided_by") {
-        if got_decided_by != wanted {
-            problems.push(format!(
-                "decided_by: expected {wanted}, got {got_decided_by}"
-            ));
-        }
+    if let Some(wanted) = expect.get("decided_by")
+        && got_decided_by != wanted
+    {
+        problems.push(format!(
+            "decided_by: expected {wanted}, got {got_decided_by}"
+        ));
     }
-    if let Some(any) = expect.get("decided_by_any").and_then(Value::as_array) {
-        if !any.contains(got_decided_by) {
-            problems.push(format!(
-                "decided_by: expected one of {}, got {got_decided_by}",
-                Value::Array(any.clone())
-            ));
-        }
+    if let Some(any) = expect.get("decided_by_any").and_then(Value::as_array)
+        && !any.contains(got_decided_by)
+    {
+        problems.push(format!(
+            "decided_by: expected one of {}, got {got_decided_by}",
+            Value::Array(any.clone())
+        ));
     }
     let message = got_message.as_str().unwrap_or("");
     if let Some(wanted) = expect.get("message_contains") {

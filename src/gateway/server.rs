@@ -365,10 +365,8 @@ async fn decide_and_forward(
 
     if response.status().is_success() {
         learn(shared, &operation, &credential, response.body());
-        if writing {
-            if let Err(error) = refresh(shared, &operation, &credential).await {
-                tracing::error!(%error, "reading the emulator's state back failed");
-            }
+        if writing && let Err(error) = refresh(shared, &operation, &credential).await {
+            tracing::error!(%error, "reading the emulator's state back failed");
         }
     }
     outcome.response = response;

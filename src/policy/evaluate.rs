@@ -280,10 +280,10 @@ impl<'a> Scan<'_, 'a> {
         if statement.services & self.service_bit == 0 || !self.action_matches(&statement.actions) {
             return None;
         }
-        if let Some(resources) = &statement.resources {
-            if !self.resource_matches(resources) {
-                return None;
-            }
+        if let Some(resources) = &statement.resources
+            && !self.resource_matches(resources)
+        {
+            return None;
         }
         let grant = match &statement.principals {
             Some(principals) if policy_type == PolicyType::Resource => {

@@ -222,16 +222,14 @@ impl Reader<'_> {
         .flatten();
 
         let principals = keep(self.principals(node, entries), &mut problems).flatten();
-        if let (Some(Effect::Allow), Some(matcher)) = (effect, &principals) {
-            if matcher.negated {
-                let at = doc::get(entries, "NotPrincipal").map_or(node.at, |entry| entry.key_at);
-                problems.push(
-                    self.error(at, "`NotPrincipal` must be used with \"Effect\": \"Deny\"")
-                        .help(
-                            "to allow everyone but some principals, allow `*` and deny the others",
-                        ),
-                );
-            }
+        if let (Some(Effect::Allow), Some(matcher)) = (effect, &principals)
+            && matcher.negated
+        {
+            let at = doc::get(entries, "NotPrincipal").map_or(node.at, |entry| entry.key_at);
+            problems.push(
+                self.error(at, "`NotPrincipal` must be used with \"Effect\": \"Deny\"")
+                    .help("to allow everyone but some principals, allow `*` and deny the others"),
+            );
         }
 
         let conditions = match doc::get(entries, "Condition") {

@@ -215,11 +215,11 @@ impl World {
         let mut context = Context::new();
         context.insert_one("aws:PrincipalAccount", *account);
         context.insert_one("aws:PrincipalIsAWSService", "false");
-        if let Some(organization) = &self.organization {
-            if let Some(path) = organization.org_path_of(account) {
-                context.insert_one("aws:PrincipalOrgID", organization.id.clone());
-                context.insert("aws:PrincipalOrgPaths", ContextValue::Many(vec![path]));
-            }
+        if let Some(organization) = &self.organization
+            && let Some(path) = organization.org_path_of(account)
+        {
+            context.insert_one("aws:PrincipalOrgID", organization.id.clone());
+            context.insert("aws:PrincipalOrgPaths", ContextValue::Many(vec![path]));
         }
 
         let principal = |kind,
@@ -462,11 +462,11 @@ impl World {
             );
         }
         context.insert_one("aws:ResourceAccount", resource_account);
-        if let Some(organization) = &self.organization {
-            if let Some(path) = organization.org_path_of(resource_account) {
-                context.insert_one("aws:ResourceOrgID", organization.id.clone());
-                context.insert("aws:ResourceOrgPaths", ContextValue::Many(vec![path]));
-            }
+        if let Some(organization) = &self.organization
+            && let Some(path) = organization.org_path_of(resource_account)
+        {
+            context.insert_one("aws:ResourceOrgID", organization.id.clone());
+            context.insert("aws:ResourceOrgPaths", ContextValue::Many(vec![path]));
         }
 
         for (key, value) in &query.context {

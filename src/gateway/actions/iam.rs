@@ -375,10 +375,10 @@ pub(super) fn authorize(call: &Call<'_>) -> Result<Authorization, MapError> {
     // The resource, and what the world knows of it.
     let entity = resolve(call, target)?;
     authorization = authorization.on(entity.arn.clone());
-    if matches!(name, "UpdateUser" | "UpdateGroup") {
-        if let Some(renamed) = renamed(call, &entity.arn) {
-            authorization = authorization.on(renamed);
-        }
+    if matches!(name, "UpdateUser" | "UpdateGroup")
+        && let Some(renamed) = renamed(call, &entity.arn)
+    {
+        authorization = authorization.on(renamed);
     }
 
     // The keys the call carries.
@@ -386,15 +386,15 @@ pub(super) fn authorize(call: &Call<'_>) -> Result<Authorization, MapError> {
         let policy = call.param("PolicyArn").unwrap_or_default();
         authorization = authorization.with_one("iam:PolicyARN", policy);
     }
-    if REQUESTED_BOUNDARY.contains(&name) {
-        if let Some(boundary) = call.param("PermissionsBoundary") {
-            authorization = authorization.with_one("iam:PermissionsBoundary", boundary);
-        }
+    if REQUESTED_BOUNDARY.contains(&name)
+        && let Some(boundary) = call.param("PermissionsBoundary")
+    {
+        authorization = authorization.with_one("iam:PermissionsBoundary", boundary);
     }
-    if CURRENT_BOUNDARY.contains(&name) {
-        if let Some(boundary) = entity.boundary {
-            authorization = authorization.with_one("iam:PermissionsBoundary", boundary);
-        }
+    if CURRENT_BOUNDARY.contains(&name)
+        && let Some(boundary) = entity.boundary
+    {
+        authorization = authorization.with_one("iam:PermissionsBoundary", boundary);
     }
     if REQUEST_TAGS.contains(&name) {
         authorization = authorization.with_request_tags(&call.tags("Tags"));

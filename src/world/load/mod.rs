@@ -653,10 +653,10 @@ impl Loader<'_> {
     }
 
     fn aws_managed(&mut self, name: &str, arn: Option<&str>, at: Pos) -> Option<String> {
-        if let Some(defined) = self.extra_aws.get(name) {
-            if arn.is_none_or(|arn| arn == defined) {
-                return Some(defined.clone());
-            }
+        if let Some(defined) = self.extra_aws.get(name)
+            && arn.is_none_or(|arn| arn == defined)
+        {
+            return Some(defined.clone());
         }
 
         match managed::built_in(name) {
@@ -716,10 +716,10 @@ impl Loader<'_> {
     /// A policy document written as a mapping, a JSON string, or `{file: path}`.
     fn document(&mut self, node: &Node, kind: PolicyKind) -> Option<Policy> {
         if let Some(entries) = node.as_object() {
-            if let [Entry { key, value, .. }] = entries {
-                if key == "file" {
-                    return self.document_file(value, kind);
-                }
+            if let [Entry { key, value, .. }] = entries
+                && key == "file"
+            {
+                return self.document_file(value, kind);
             }
             return self.keep_policy(parse_policy_node(self.origin, node, kind));
         }
