@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod diagnostic;
 pub mod doc;
+pub mod drill;
 pub mod emulator;
 pub mod gateway;
 pub mod live;

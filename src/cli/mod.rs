@@ -44,6 +44,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Print the `export` lines that act as one principal of a served world.
     Env(serve::EnvArgs),
+    /// Run drills: feature files that build a lockout, prove it, recover, and prove access.
+    Run(RunArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -105,6 +107,21 @@ pub struct EvalArgs {
     format: Option<Format>,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Feature files, or directories of them.
+    #[arg(value_name = "PATHS", default_value = "features")]
+    paths: Vec<PathBuf>,
+
+    /// Run only the scenarios matching a tag expression, e.g. `@scp and not @slow`.
+    #[arg(long, value_name = "EXPR")]
+    tags: Option<String>,
+
+    /// Write the evidence (Markdown, HTML, JUnit XML, JSON) into this directory.
+    #[arg(long, value_name = "DIR")]
+    report_dir: Option<PathBuf>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Format {
     Text,
@@ -119,8 +136,43 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&args),
         Command::Serve(args) => serve::run_serve(&args),
         Command::Env(args) => serve::run_env(&args),
+        Command::Run(args) => run_drills(&args),
     };
     ExitCode::from(code)
+}
+
+/// `lockdrill run`: the drills, the evidence files, and the summary whose last line CI counts.
+fn run_drills(args: &RunArgs) -> u8 {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return EXIT_EMULATOR;
+        }
+    };
+    let options = crate::drill::RunOptions {
+        paths: args.paths.clone(),
+        tags: args.tags.clone(),
+    };
+    let run = match runtime.block_on(crate::drill::run(&options)) {
+        Ok(run) => run,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+
+    if let Some(dir) = &args.report_dir
+        && let Err(error) = crate::report::write_all(&run.report, dir)
+    {
+        eprintln!(
+            "error: cannot write the reports into `{}`: {error}",
+            dir.display()
+        );
+        return EXIT_BAD_INPUT;
+    }
+    print!("{}", crate::report::console::summary(&run.report));
+    run.exit_code()
 }
 
 /// Operator logs go to stderr, filtered by `LOCKDRILL_LOG` (default: warnings only).
