@@ -9,7 +9,7 @@
 //! TODO: also probe with signed calls through the gateway, so that an assertion covers the
 //! gateway's action mapping (resources, call-specific context keys) and not only its policies.
 
-use crate::policy::{ContextValue, Outcome, PolicyType, evaluate};
+use crate::policy::{Outcome, PolicyType, evaluate};
 use crate::world::{Query, World};
 
 /// What AWS would answer.
@@ -50,13 +50,8 @@ pub fn decide(
     let resource = resource_arn(world, &account, resource)?;
 
     // The context the gateway adds to every call it decides.
-    let mut context = vec![
-        ("aws:SourceIp".to_owned(), one("127.0.0.1")),
-        ("aws:RequestedRegion".to_owned(), one(crate::sdk::REGION)),
-    ];
-    if principal.contains(":assumed-role/") {
-        context.push(("aws:MultiFactorAuthPresent".to_owned(), one("false")));
-    }
+    let session_without_mfa = principal.contains(":assumed-role/").then_some(false);
+    let context = crate::gateway::caller_context(session_without_mfa);
     let query = Query {
         principal: principal.clone(),
         action: action.to_owned(),
@@ -154,10 +149,6 @@ fn resource_arn(world: &World, account: &str, resource: &str) -> Result<String, 
 /// The account of `arn:aws:iam::ACCOUNT:...` or `arn:aws:sts::ACCOUNT:...`.
 fn account_of(arn: &str) -> Option<&str> {
     arn.split(':').nth(4).filter(|account| account.len() == 12)
-}
-
-fn one(value: &str) -> ContextValue {
-    ContextValue::One(value.to_owned())
 }
 
 #[cfg(test)]

@@ -412,20 +412,7 @@ fn decide(
     for needed in std::iter::once(authorization).chain(&authorization.also) {
         for resource in &needed.resources {
             let mut context = needed.context.clone();
-            context.push((
-                "aws:SourceIp".to_owned(),
-                ContextValue::One("127.0.0.1".to_owned()),
-            ));
-            context.push((
-                "aws:RequestedRegion".to_owned(),
-                ContextValue::One(crate::sdk::REGION.to_owned()),
-            ));
-            if let Some(mfa) = mfa {
-                context.push((
-                    "aws:MultiFactorAuthPresent".to_owned(),
-                    ContextValue::One(mfa.to_string()),
-                ));
-            }
+            context.extend(caller_context(mfa));
             let query = Query {
                 principal: principal.clone(),
                 action: needed.action.clone(),
@@ -456,6 +443,29 @@ fn decide(
         }
     }
     Ok(())
+}
+
+/// The request-context keys the gateway adds to every call it decides: the caller's address
+/// (loopback), the region the call is signed for, and, for temporary credentials, whether
+/// they were obtained with MFA (`None` for long-term keys, which carry no such key in AWS).
+pub fn caller_context(mfa: Option<bool>) -> Vec<(String, ContextValue)> {
+    let mut context = vec![
+        (
+            "aws:SourceIp".to_owned(),
+            ContextValue::One("127.0.0.1".to_owned()),
+        ),
+        (
+            "aws:RequestedRegion".to_owned(),
+            ContextValue::One(crate::sdk::REGION.to_owned()),
+        ),
+    ];
+    if let Some(mfa) = mfa {
+        context.push((
+            "aws:MultiFactorAuthPresent".to_owned(),
+            ContextValue::One(mfa.to_string()),
+        ));
+    }
+    context
 }
 
 /// Sends the call to the emulator, in the caller's account.
