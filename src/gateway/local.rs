@@ -120,6 +120,7 @@ pub async fn answer(
     match (operation.service, operation.name.as_str()) {
         (Service::Sts, "GetCallerIdentity") => Some(caller_identity(credential, world, request_id)),
         (Service::Iam, "PutUserPermissionsBoundary" | "DeleteUserPermissionsBoundary") => {
+            let _write = shared.write_lock().await;
             Some(user_boundary(shared, operation, credential, request_id))
         }
         _ => None,

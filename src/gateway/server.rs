@@ -64,6 +64,11 @@ impl Shared {
             .clone()
     }
 
+    /// Holds off other writes (and their read-backs) while a write changes the state.
+    pub(crate) async fn write_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.writes.lock().await
+    }
+
     pub(crate) fn replace_world(&self, world: World) {
         *self
             .state
@@ -346,7 +351,7 @@ async fn decide_and_forward(
     // The emulator does the rest; a write holds the write lock until its state is read back.
     let writing = authorization.access == Access::Write;
     let _write = if writing {
-        Some(shared.writes.lock().await)
+        Some(shared.write_lock().await)
     } else {
         None
     };
