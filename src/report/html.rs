@@ -53,15 +53,8 @@ pub fn render(report: &RunReport) -> String {
 
 fn run_table(report: &RunReport, out: &mut String) {
     out.push_str("<table>\n");
-    let rows = [
-        ("Started (UTC)", format_time(report.started_at)),
-        ("Finished (UTC)", format_time(report.finished_at)),
-        ("Wall time", format_duration(report.wall_time())),
-        ("Emulator", escape(&report.emulator)),
-        ("lockdrill version", escape(&report.lockdrill_version)),
-        ("Result", report.totals_line()),
-    ];
-    for (name, value) in rows {
+    for (name, value) in report.run_facts() {
+        let value = escape(&value);
         let _ = writeln!(out, "<tr><th>{name}</th><td>{value}</td></tr>");
     }
     out.push_str("</table>\n");

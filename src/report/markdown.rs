@@ -33,15 +33,8 @@ pub fn render(report: &RunReport) -> String {
 fn header(report: &RunReport, out: &mut String) {
     out.push_str("# lockdrill evidence report\n\n");
     out.push_str("| Run | |\n|---|---|\n");
-    let rows = [
-        ("Started (UTC)", format_time(report.started_at)),
-        ("Finished (UTC)", format_time(report.finished_at)),
-        ("Wall time", format_duration(report.wall_time())),
-        ("Emulator", text(&report.emulator)),
-        ("lockdrill version", text(&report.lockdrill_version)),
-        ("Result", report.totals_line()),
-    ];
-    for (name, value) in rows {
+    for (name, value) in report.run_facts() {
+        let value = text(&value);
         let _ = writeln!(out, "| {name} | {value} |");
     }
     out.push('\n');

@@ -149,6 +149,18 @@ impl RunReport {
     }
 
     /// The run's wall time, zero if the clock went backwards.
+    /// The facts about the run every evidence format opens with, as (label, plain text).
+    pub fn run_facts(&self) -> [(&'static str, String); 6] {
+        [
+            ("Started (UTC)", format_time(self.started_at)),
+            ("Finished (UTC)", format_time(self.finished_at)),
+            ("Wall time", format_duration(self.wall_time())),
+            ("Emulator", self.emulator.clone()),
+            ("lockdrill version", self.lockdrill_version.clone()),
+            ("Result", self.totals_line()),
+        ]
+    }
+
     pub fn wall_time(&self) -> Duration {
         (self.finished_at - self.started_at)
             .to_std()
