@@ -12,6 +12,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::emulator::{EmulatorKind, LeaseOptions};
+
 /// Every request asked was allowed.
 pub const EXIT_ALLOWED: u8 = 0;
 /// At least one request was denied.
@@ -107,6 +109,52 @@ pub struct EvalArgs {
     format: Option<Format>,
 }
 
+/// Which emulator a world lives in; shared by `serve` and `run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EmulatorArgs {
+    /// The emulator: `moto` (a local Moto process), `container:moto`, `container:localstack`,
+    /// or the URL of one you run.
+    #[arg(long, value_name = "EMULATOR", default_value = "moto")]
+    emulator: String,
+
+    /// The container image for `container:moto` or `container:localstack`.
+    #[arg(long, value_name = "IMAGE")]
+    image: Option<String>,
+
+    /// Allow an emulator URL that is not on loopback. lockdrill never talks to real AWS
+    /// unless told to.
+    #[arg(long)]
+    allow_remote_endpoint: bool,
+}
+
+impl EmulatorArgs {
+    /// The emulator asked for, with `--image` applied; an error the user can act on otherwise.
+    fn kind(&self) -> Result<EmulatorKind, String> {
+        let kind: EmulatorKind = self.emulator.parse().map_err(|error| format!("{error}"))?;
+        match (kind, &self.image) {
+            (kind, None) => Ok(kind),
+            (EmulatorKind::ContainerMoto { .. }, Some(image)) => Ok(EmulatorKind::ContainerMoto {
+                image: image.clone(),
+            }),
+            (EmulatorKind::ContainerLocalStack { .. }, Some(image)) => {
+                Ok(EmulatorKind::ContainerLocalStack {
+                    image: image.clone(),
+                })
+            }
+            (kind, Some(_)) => Err(format!(
+                "--image applies to container:moto and container:localstack, not to `{kind}`"
+            )),
+        }
+    }
+
+    fn lease_options(&self, show_progress: bool) -> LeaseOptions {
+        LeaseOptions {
+            allow_remote: self.allow_remote_endpoint,
+            show_progress,
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Feature files, or directories of them.
@@ -116,6 +164,18 @@ pub struct RunArgs {
     /// Run only the scenarios matching a tag expression, e.g. `@scp and not @slow`.
     #[arg(long, value_name = "EXPR")]
     tags: Option<String>,
+
+    /// Run only the scenarios whose name matches this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    name: Option<String>,
+
+    /// How many scenarios run at once, each with its own emulator (default: the number of
+    /// cores, at least 2).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    concurrency: Option<u16>,
+
+    #[command(flatten)]
+    emulator: EmulatorArgs,
 
     /// Write the evidence (Markdown, HTML, JUnit XML, JSON) into this directory.
     #[arg(long, value_name = "DIR")]
@@ -150,9 +210,20 @@ fn run_drills(args: &RunArgs) -> u8 {
             return EXIT_EMULATOR;
         }
     };
+    let emulator = match args.emulator.kind() {
+        Ok(kind) => kind,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return EXIT_BAD_INPUT;
+        }
+    };
     let options = crate::drill::RunOptions {
         paths: args.paths.clone(),
         tags: args.tags.clone(),
+        name: args.name.clone(),
+        concurrency: args.concurrency.map(usize::from),
+        emulator,
+        lease: args.emulator.lease_options(false),
     };
     let run = match runtime.block_on(crate::drill::run(&options)) {
         Ok(run) => run,

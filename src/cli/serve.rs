@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use super::{EXIT_BAD_INPUT, EXIT_EMULATOR};
-use crate::emulator::{EmulatorError, EmulatorKind, LeaseOptions};
+use crate::emulator::{EmulatorError, EmulatorKind};
 use crate::live::{CredentialsFile, LiveError, LiveWorld};
 use crate::world::World;
 
@@ -19,15 +19,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     world: PathBuf,
 
-    /// The emulator: `moto` (a local Moto process), `container:moto`, `container:localstack`,
-    /// or the URL of one you run.
-    #[arg(long, value_name = "EMULATOR", default_value = "moto")]
-    emulator: String,
-
-    /// Allow an emulator URL that is not on loopback. lockdrill never talks to real AWS
-    /// unless told to.
-    #[arg(long)]
-    allow_remote_endpoint: bool,
+    #[command(flatten)]
+    emulator: super::EmulatorArgs,
 
     /// Where the gateway listens; the port 0 picks a free one.
     #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:0")]
@@ -57,14 +50,14 @@ pub fn run_serve(args: &ServeArgs) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
-    let kind: EmulatorKind = match args.emulator.parse() {
+    let kind = match args.emulator.kind() {
         Ok(kind) => kind,
-        Err(error) => {
-            eprintln!("error: {error}");
+        Err(message) => {
+            eprintln!("error: {message}");
             return EXIT_BAD_INPUT;
         }
     };
-    if !args.listen.ip().is_loopback() && !args.allow_remote_endpoint {
+    if !args.listen.ip().is_loopback() && !args.emulator.allow_remote_endpoint {
         eprintln!(
             "error: the gateway listens on loopback only, not `{}`",
             args.listen
@@ -84,10 +77,7 @@ pub fn run_serve(args: &ServeArgs) -> u8 {
 }
 
 async fn serve(world: World, kind: EmulatorKind, args: &ServeArgs) -> u8 {
-    let options = LeaseOptions {
-        allow_remote: args.allow_remote_endpoint,
-        show_progress: true,
-    };
+    let options = args.emulator.lease_options(true);
     let live = tokio::select! {
         live = LiveWorld::start(&world, &kind, &options, args.listen) => live,
         _ = stopped() => {

@@ -26,18 +26,39 @@ use cucumber::writer::Stats as _;
 use cucumber::{World as _, cli};
 use futures::FutureExt as _;
 
+use crate::emulator::{EmulatorKind, LeaseOptions};
 use crate::live::LiveWorld;
 use crate::report::{Event, RunReport, ScenarioReport, StepReport, StepStatus, Verdict};
 
 pub use access::{Access, decide};
 
 /// What `lockdrill run` was asked to do.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct RunOptions {
     /// Feature files or directories of them.
     pub paths: Vec<PathBuf>,
     /// A cucumber tag expression, e.g. `@scp and not @slow`.
     pub tags: Option<String>,
+    /// A regular expression that scenario names must match.
+    pub name: Option<String>,
+    /// How many scenarios run at once; the number of cores (at least 2) when not given.
+    pub concurrency: Option<usize>,
+    /// The emulator every scenario's world lives in.
+    pub emulator: EmulatorKind,
+    pub lease: LeaseOptions,
+}
+
+impl Default for RunOptions {
+    fn default() -> RunOptions {
+        RunOptions {
+            paths: Vec::new(),
+            tags: None,
+            name: None,
+            concurrency: None,
+            emulator: EmulatorKind::Moto,
+            lease: LeaseOptions::default(),
+        }
+    }
 }
 
 /// Why a run is worse than a failed drill; the worst one sets the exit code.
@@ -84,6 +105,13 @@ pub async fn run(options: &RunOptions) -> Result<DrillRun, String> {
         ),
         None => None,
     };
+    let name = match &options.name {
+        Some(pattern) => Some(
+            regex::Regex::new(pattern)
+                .map_err(|error| format!("bad scenario name pattern `{pattern}`: {error}"))?,
+        ),
+        None => None,
+    };
     let paths = if options.paths.is_empty() {
         vec![PathBuf::from("features")]
     } else {
@@ -100,7 +128,11 @@ pub async fn run(options: &RunOptions) -> Result<DrillRun, String> {
     let collected = Arc::new(Mutex::new(Collected::default()));
     let mut parsing_errors = 0;
     for path in &paths {
-        parsing_errors += run_path(path, tags.clone(), collected.clone()).await;
+        let filter = Filter {
+            tags: tags.clone(),
+            name: name.clone(),
+        };
+        parsing_errors += run_path(path, filter, options, collected.clone()).await;
     }
 
     let Collected {
@@ -116,7 +148,7 @@ pub async fn run(options: &RunOptions) -> Result<DrillRun, String> {
     let report = RunReport {
         started_at,
         finished_at: Utc::now(),
-        emulator: "moto (process)".to_owned(),
+        emulator: emulator_label(&options.emulator),
         lockdrill_version: env!("CARGO_PKG_VERSION").to_owned(),
         scenarios,
     };
@@ -128,22 +160,50 @@ pub async fn run(options: &RunOptions) -> Result<DrillRun, String> {
     })
 }
 
+/// How the report names an emulator.
+fn emulator_label(kind: &EmulatorKind) -> String {
+    match kind {
+        EmulatorKind::Moto => "moto (process)".to_owned(),
+        EmulatorKind::ContainerMoto { image } | EmulatorKind::ContainerLocalStack { image } => {
+            format!("{kind} ({image})")
+        }
+        EmulatorKind::External { url } => format!("external ({url})"),
+    }
+}
+
+/// Which scenarios run.
+struct Filter {
+    tags: Option<TagOperation>,
+    name: Option<regex::Regex>,
+}
+
 /// Runs one feature file or directory; returns cucumber's count of parsing errors.
 async fn run_path(
     path: &Path,
-    tags: Option<TagOperation>,
+    filter: Filter,
+    options: &RunOptions,
     collected: Arc<Mutex<Collected>>,
 ) -> usize {
-    let options = cli::Opts::<_, _, _, cli::Empty> {
-        tags_filter: tags,
+    let cucumber_options = cli::Opts::<_, _, _, cli::Empty> {
+        tags_filter: filter.tags,
+        re_filter: filter.name,
         ..Default::default()
     };
 
-    // Each scenario runs its own emulator process: more of them than cores only thrash.
-    let concurrency = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+    // Each scenario runs its own emulator: more of them than cores only thrash.
+    let concurrency = options
+        .concurrency
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().max(2)));
+    let emulator = options.emulator.clone();
+    let lease = options.lease.clone();
     let writer = Drill::cucumber()
         .max_concurrent_scenarios(concurrency)
         .fail_on_skipped()
+        .before(move |_, _, _, drill| {
+            drill.emulator = emulator.clone();
+            drill.lease = lease.clone();
+            async {}.boxed_local()
+        })
         .after(move |feature, rule, scenario, finished, mut drill| {
             let collected = collected.clone();
             async move {
@@ -167,7 +227,7 @@ async fn run_path(
             }
             .boxed_local()
         })
-        .with_cli(options)
+        .with_cli(cucumber_options)
         .run(path.to_path_buf())
         .await;
     writer.parsing_errors()
@@ -283,6 +343,9 @@ fn line(line: usize) -> u32 {
 /// One scenario's state: its live world, drill variables, and what its steps recorded.
 #[derive(Default, cucumber::World)]
 pub struct Drill {
+    /// Where the world is brought to life, set by the run before the first step.
+    emulator: EmulatorKind,
+    lease: LeaseOptions,
     live: Option<LiveWorld>,
     /// Placeholders for runbooks, e.g. `ACCOUNT_ID`; runbook captures are added here.
     variables: BTreeMap<String, String>,
@@ -391,7 +454,7 @@ mod tests {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let options = RunOptions {
             paths: vec![dir.clone()],
-            tags: None,
+            ..RunOptions::default()
         };
         let run = runtime.block_on(run(&options)).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
@@ -438,14 +501,14 @@ mod tests {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let missing = RunOptions {
             paths: vec!["no/such/features".into()],
-            tags: None,
+            ..RunOptions::default()
         };
         let error = runtime.block_on(run(&missing)).unwrap_err();
         assert_eq!(error, "no feature file or directory `no/such/features`");
 
         let bad_tags = RunOptions {
-            paths: vec![],
             tags: Some("@a and and".into()),
+            ..RunOptions::default()
         };
         assert!(
             runtime

@@ -14,7 +14,6 @@ use cucumber::{given, then, when};
 
 use super::access::{self, Access};
 use super::{Drill, Fault, Started};
-use crate::emulator::{EmulatorKind, LeaseOptions};
 use crate::live::{LiveError, LiveWorld};
 use crate::report::Event;
 use crate::runbook::{self, Actor, Runbook, RunbookError, Tools};
@@ -129,19 +128,14 @@ async fn bring_to_life(drill: &mut Drill, path: &str) -> Result<(), String> {
         problems.to_string()
     })?;
     let any_port = "127.0.0.1:0".parse().expect("a socket address");
-    let live = LiveWorld::start(
-        &world,
-        &EmulatorKind::Moto,
-        &LeaseOptions::default(),
-        any_port,
-    )
-    .await
-    .map_err(|error| {
-        if matches!(error, LiveError::Emulator(_)) {
-            drill.fault = drill.fault.max(Some(Fault::Emulator));
-        }
-        format!("the world `{path}` did not come to life: {error}")
-    })?;
+    let live = LiveWorld::start(&world, &drill.emulator, &drill.lease, any_port)
+        .await
+        .map_err(|error| {
+            if matches!(error, LiveError::Emulator(_)) {
+                drill.fault = drill.fault.max(Some(Fault::Emulator));
+            }
+            format!("the world `{path}` did not come to life: {error}")
+        })?;
     drill.live = Some(live);
     Ok(())
 }

@@ -52,9 +52,10 @@ const EXTERNAL_READY_TIMEOUT: Duration = Duration::from_secs(5);
 const PORT_ATTEMPTS: usize = 3;
 
 /// Which emulator to lease, as given to `--emulator`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum EmulatorKind {
     /// A Moto server process on 127.0.0.1, installed on demand.
+    #[default]
     Moto,
     /// Moto in a container.
     ContainerMoto { image: String },
