@@ -36,8 +36,6 @@ pub struct LiveWorld {
     pub emulator: Emulator,
     pub gateway: Gateway,
     pub credentials: Arc<CredentialStore>,
-    /// Accounts whose root user cannot sign in, and why.
-    pub roots_unavailable: Vec<(String, String)>,
 }
 
 impl LiveWorld {
@@ -74,13 +72,9 @@ impl LiveWorld {
         let gateway = Gateway::start(listen, &endpoint, live, credentials.clone())
             .await
             .map_err(|source| LiveError::Gateway { listen, source })?;
-        let mut roots_unavailable = Vec::new();
         for account in world.accounts.values() {
-            match root_sign_in_blocker(&account.root) {
-                None => {
-                    credentials.issue_root(&account.id);
-                }
-                Some(reason) => roots_unavailable.push((account.id.clone(), reason.to_owned())),
+            if root_sign_in_blocker(&account.root).is_none() {
+                credentials.issue_root(&account.id);
             }
         }
 
@@ -89,8 +83,51 @@ impl LiveWorld {
             emulator,
             gateway,
             credentials,
-            roots_unavailable,
         })
+    }
+
+    /// Accounts whose root user cannot sign in now, and why.
+    pub fn roots_unavailable(&self) -> Vec<(String, String)> {
+        self.gateway
+            .world()
+            .accounts
+            .values()
+            .filter_map(|account| {
+                root_sign_in_blocker(&account.root)
+                    .map(|reason| (account.id.clone(), reason.to_owned()))
+            })
+            .collect()
+    }
+
+    /// Changes what is true of an account's root user (a lost MFA device, a lost email, a
+    /// recovery): the gateway decides on the new state, and the root credentials are issued or
+    /// revoked to match whether the root user can now sign in.
+    pub async fn change_root(
+        &self,
+        account: &str,
+        change: impl FnOnce(&mut RootUser) -> Result<(), String>,
+    ) -> Result<RootUser, String> {
+        let changed = self
+            .gateway
+            .change_world(|world| {
+                let found = world
+                    .accounts
+                    .get_mut(account)
+                    .ok_or_else(|| format!("the world has no account {account}"))?;
+                change(&mut found.root)?;
+                Ok(found.root)
+            })
+            .await?;
+
+        self.credentials.revoke_root(account);
+        match root_sign_in_blocker(&changed) {
+            None => {
+                self.credentials.issue_root(account);
+                tracing::info!(account, "root user can sign in");
+            }
+            Some(reason) => tracing::info!(account, reason, "root user cannot sign in"),
+        }
+        Ok(changed)
     }
 
     /// The credentials of every principal, for `--credentials FILE` and `lockdrill env`.
@@ -118,12 +155,9 @@ impl LiveWorld {
             region: REGION.to_owned(),
             principals,
             roots_unavailable: self
-                .roots_unavailable
-                .iter()
-                .map(|(account, reason)| RootUnavailable {
-                    account: account.clone(),
-                    reason: reason.clone(),
-                })
+                .roots_unavailable()
+                .into_iter()
+                .map(|(account, reason)| RootUnavailable { account, reason })
                 .collect(),
         }
     }

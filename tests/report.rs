@@ -462,7 +462,9 @@ fn put_everywhere(run: &mut RunReport, text: &str) {
         scenario.tags.push(text.to_string());
         match &mut scenario.verdict {
             Verdict::Recovered => {}
-            Verdict::Failed { reason } | Verdict::Skipped { reason } => reason.push_str(text),
+            Verdict::Unrecoverable { reason }
+            | Verdict::Failed { reason }
+            | Verdict::Skipped { reason } => reason.push_str(text),
         }
         for delay in &mut scenario.declared_delays {
             delay.what.push_str(text);

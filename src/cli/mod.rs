@@ -48,6 +48,15 @@ enum Command {
     Env(serve::EnvArgs),
     /// Run drills: feature files that build a lockout, prove it, recover, and prove access.
     Run(RunArgs),
+    /// List the steps drills are written with.
+    Steps(StepsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StepsArgs {
+    /// Print the README's Markdown table instead of plain text.
+    #[arg(long)]
+    markdown: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -197,6 +206,14 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run_serve(&args),
         Command::Env(args) => serve::run_env(&args),
         Command::Run(args) => run_drills(&args),
+        Command::Steps(args) => {
+            if args.markdown {
+                print!("{}", crate::drill::vocabulary::markdown());
+            } else {
+                print!("{}", crate::drill::vocabulary::text());
+            }
+            0
+        }
     };
     ExitCode::from(code)
 }

@@ -9,7 +9,7 @@
 //! TODO: also probe with signed calls through the gateway, so that an assertion covers the
 //! gateway's action mapping (resources, call-specific context keys) and not only its policies.
 
-use crate::policy::{Outcome, PolicyType, evaluate};
+use crate::policy::{Outcome, Policy, PolicyType, evaluate};
 use crate::world::{Query, World};
 
 /// What AWS would answer.
@@ -31,17 +31,28 @@ impl Access {
     }
 }
 
+/// What a role session carries into every call it makes.
+#[derive(Clone, Debug, Default)]
+pub struct SessionFacts {
+    /// Whether AssumeRole was called with an MFA code.
+    pub mfa: bool,
+    /// The session policy passed to AssumeRole.
+    pub policy: Option<Policy>,
+}
+
 /// Decides `action` on `resource` for `actor` in `world` at epoch second `now`.
 ///
 /// `actor` is a principal ARN, `root:ACCOUNT`, or the name of a user that exists in exactly
-/// one account. `resource` is an ARN, `*`, `user/NAME`, `role/NAME` or a bare user name, the
-/// last three in the actor's account.
+/// one account. `resource` is an ARN, `*`, `user/NAME` or `role/NAME` or a bare user name, the
+/// last three in the actor's account. A role session is decided with what it was issued with
+/// when `session` tells, and as a session without MFA or session policy otherwise.
 pub fn decide(
     world: &World,
     actor: &str,
     action: &str,
     resource: &str,
     now: i64,
+    session: Option<&SessionFacts>,
 ) -> Result<Access, String> {
     let principal = principal_arn(world, actor)?;
     let account = account_of(&principal)
@@ -50,19 +61,23 @@ pub fn decide(
     let resource = resource_arn(world, &account, resource)?;
 
     // The context the gateway adds to every call it decides.
-    let session_without_mfa = principal.contains(":assumed-role/").then_some(false);
-    let context = crate::gateway::caller_context(session_without_mfa);
+    let is_session = principal.contains(":assumed-role/");
+    let mfa = is_session.then(|| session.is_some_and(|facts| facts.mfa));
     let query = Query {
         principal: principal.clone(),
         action: action.to_owned(),
         resource: resource.clone(),
         resource_account: None,
-        context,
-        session_policy: None,
+        context: crate::gateway::caller_context(mfa),
+        session_policy: session.and_then(|facts| facts.policy.clone()),
     };
+    decide_query(world, &query, now)
+}
 
-    let prepared = world.prepare(&query, now).map_err(|error| error.message)?;
-    let request = prepared.request(&query);
+/// Decides one fully formed query, as the gateway would.
+pub fn decide_query(world: &World, query: &Query, now: i64) -> Result<Access, String> {
+    let prepared = world.prepare(query, now).map_err(|error| error.message)?;
+    let request = prepared.request(query);
     let decision = evaluate(&request, &prepared.applicable);
     let message = decision.access_denied_message(&request);
     let decided_by = match decision.outcome {
@@ -70,8 +85,8 @@ pub fn decide(
         _ => Some(decision.decided_by.unwrap_or(PolicyType::Identity)),
     };
     Ok(Access {
-        principal,
-        resource,
+        principal: query.principal.clone(),
+        resource: query.resource.clone(),
         outcome: decision.outcome,
         decided_by,
         message,
@@ -102,7 +117,7 @@ pub fn policy_type(named: &str) -> Result<PolicyType, String> {
         })
 }
 
-fn principal_arn(world: &World, actor: &str) -> Result<String, String> {
+pub fn principal_arn(world: &World, actor: &str) -> Result<String, String> {
     if actor.starts_with("arn:") {
         return Ok(actor.to_owned());
     }
@@ -147,7 +162,7 @@ fn resource_arn(world: &World, account: &str, resource: &str) -> Result<String, 
 }
 
 /// The account of `arn:aws:iam::ACCOUNT:...` or `arn:aws:sts::ACCOUNT:...`.
-fn account_of(arn: &str) -> Option<&str> {
+pub fn account_of(arn: &str) -> Option<&str> {
     arn.split(':').nth(4).filter(|account| account.len() == 12)
 }
 

@@ -11,7 +11,12 @@
 //! locked anyone out proves nothing about recovery.
 
 mod access;
+mod acting;
+mod invariant_steps;
+mod lockout_steps;
+mod paths;
 mod steps;
+pub mod vocabulary;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -28,7 +33,9 @@ use futures::FutureExt as _;
 
 use crate::emulator::{EmulatorKind, LeaseOptions};
 use crate::live::LiveWorld;
-use crate::report::{Event, RunReport, ScenarioReport, StepReport, StepStatus, Verdict};
+use crate::report::{
+    DeclaredDelay, Event, RunReport, ScenarioReport, StepReport, StepStatus, Verdict,
+};
 
 pub use access::{Access, decide};
 
@@ -199,7 +206,11 @@ async fn run_path(
     let writer = Drill::cucumber()
         .max_concurrent_scenarios(concurrency)
         .fail_on_skipped()
-        .before(move |_, _, _, drill| {
+        .before(move |feature, _, _, drill| {
+            drill.feature_path = feature
+                .path
+                .as_ref()
+                .map_or_else(|| feature.name.clone(), |path| relative(path));
             drill.emulator = emulator.clone();
             drill.lease = lease.clone();
             async {}.boxed_local()
@@ -207,9 +218,18 @@ async fn run_path(
         .after(move |feature, rule, scenario, finished, mut drill| {
             let collected = collected.clone();
             async move {
+                let expects_unrecoverable =
+                    scenario.tags.iter().any(|tag| tag == EXPECT_UNRECOVERABLE);
+                let no_paths = match drill.as_deref() {
+                    Some(drill) if expects_unrecoverable => Some(unrecoverable_accounts(drill)),
+                    _ => None,
+                };
                 let live = drill.as_mut().and_then(|drill| drill.live.take());
-                let (report, fault, undefined) =
+                let (mut report, fault, undefined) =
                     scenario_report(feature, rule, scenario, finished, drill.as_deref());
+                if let Some(no_paths) = no_paths {
+                    report.verdict = expected_unrecoverable(report.verdict, no_paths);
+                }
                 if let Some(live) = live {
                     live.stop().await;
                 }
@@ -231,6 +251,58 @@ async fn run_path(
         .run(path.to_path_buf())
         .await;
     writer.parsing_errors()
+}
+
+/// The tag of a scenario that must prove there is no way back: it passes only if it fails
+/// after proving the lockout and no principal can then administer IAM in some account.
+pub const EXPECT_UNRECOVERABLE: &str = "expect-unrecoverable";
+
+/// For each account of the drill's world where nobody, root included, can administer IAM:
+/// why, principal by principal. An error if the world is gone or cannot be analysed.
+fn unrecoverable_accounts(drill: &Drill) -> Result<Vec<String>, String> {
+    let live = drill.live()?;
+    if drill.lockout_at.is_none() {
+        return Err("no lockout was proven (a passing `cannot` step) before the failure".into());
+    }
+    let world = live.gateway.world();
+    let now = Utc::now().timestamp();
+
+    let mut explanations = Vec::new();
+    for account in world.accounts.keys() {
+        let paths = paths::recovery_paths(&world, account, now)?;
+        if paths.administrators.is_empty() {
+            explanations.push(format!(
+                "nothing can recover IAM in account {account}: no principal that can act may                  administer IAM there, and none can become one that may:\n{}",
+                paths.explain_blocked()
+            ));
+        }
+    }
+    Ok(explanations)
+}
+
+/// The verdict of an `@expect-unrecoverable` scenario, from the verdict it would have had.
+fn expected_unrecoverable(verdict: Verdict, no_paths: Result<Vec<String>, String>) -> Verdict {
+    match (verdict, no_paths) {
+        (Verdict::Recovered, _) => Verdict::Failed {
+            reason: format!(
+                "the scenario is tagged @{EXPECT_UNRECOVERABLE}, but it recovered: a recovery                  path exists"
+            ),
+        },
+        (Verdict::Failed { reason }, Ok(explanations)) if !explanations.is_empty() => {
+            Verdict::Unrecoverable {
+                reason: format!("{reason}\n{}", explanations.join("\n")),
+            }
+        }
+        (Verdict::Failed { reason }, Ok(_)) => Verdict::Failed {
+            reason: format!(
+                "{reason}\nThe scenario is tagged @{EXPECT_UNRECOVERABLE}, but some principal                  can still administer IAM in every account, so the drill failed for another                  reason."
+            ),
+        },
+        (Verdict::Failed { reason }, Err(error)) => Verdict::Failed {
+            reason: format!("{reason}\n(the recovery paths could not be analysed: {error})"),
+        },
+        (other, _) => other,
+    }
 }
 
 #[derive(Default)]
@@ -267,10 +339,19 @@ fn scenario_report(
     for (index, step) in all.iter().enumerate().skip(ran) {
         let is_undefined = index == ran && matches!(finished, ScenarioFinished::StepSkipped);
         let status = if is_undefined {
-            let message = format!(
+            let mut message = format!(
                 "undefined step: no step definition matches `{}`",
                 step.value
             );
+            let closest = vocabulary::closest(&step.value);
+            if closest.is_empty() {
+                message.push_str(" (`lockdrill steps` lists every step)");
+            } else {
+                message.push_str("; the closest known steps are:");
+                for known in closest {
+                    message.push_str(&format!("\n  {} {}", known.keywords, known.wording));
+                }
+            }
             undefined = Some(format!(
                 "{feature_path}:{}: {}",
                 step.position.line, step.value
@@ -322,7 +403,9 @@ fn scenario_report(
         steps,
         lockout_at,
         recovered_at,
-        declared_delays: Vec::new(),
+        declared_delays: drill
+            .map(|drill| drill.declared_delays.clone())
+            .unwrap_or_default(),
     };
     (report, drill.and_then(|drill| drill.fault), undefined)
 }
@@ -346,6 +429,8 @@ pub struct Drill {
     /// Where the world is brought to life, set by the run before the first step.
     emulator: EmulatorKind,
     lease: LeaseOptions,
+    /// The feature file, as diagnostics name it.
+    feature_path: String,
     live: Option<LiveWorld>,
     /// Placeholders for runbooks, e.g. `ACCOUNT_ID`; runbook captures are added here.
     variables: BTreeMap<String, String>,
@@ -354,6 +439,8 @@ pub struct Drill {
     events: Vec<Event>,
     lockout_at: Option<DateTime<Utc>>,
     recovered_at: Option<DateTime<Utc>>,
+    /// Recovery steps that take real time at AWS, declared rather than waited for.
+    declared_delays: Vec<DeclaredDelay>,
     fault: Option<Fault>,
 }
 
@@ -376,6 +463,35 @@ impl Drill {
         self.live
             .as_ref()
             .ok_or_else(|| "no world yet: start the scenario with `Given the world \"...\"`".into())
+    }
+
+    /// The ARN of an actor named in a step: an ARN, `root:ACCOUNT`, a user name, or the name
+    /// of a role session assumed earlier in the scenario.
+    fn principal(&self, actor: &str) -> Result<String, String> {
+        let live = self.live()?;
+        if let Ok(found) = live.credentials_file().find(actor) {
+            return Ok(found.principal.clone());
+        }
+        access::principal_arn(&live.gateway.world(), actor)
+    }
+
+    /// Adds the calls the gateway answered since `mark` to the running step's events.
+    fn record_calls_since(&mut self, mark: usize) {
+        let Some(live) = &self.live else {
+            return;
+        };
+        let calls = live.gateway.decided_since(mark);
+        self.events.extend(calls.into_iter().map(|call| Event {
+            at: call.at,
+            actor: call.principal,
+            call: call.action,
+            resource: call.resource,
+            decision: match call.status {
+                200..=299 => call.decision.to_owned(),
+                status => format!("{} (HTTP {status})", call.decision),
+            },
+            message: call.message,
+        }));
     }
 
     /// Records the step that began at `started` with its outcome, and passes the outcome on.
@@ -494,6 +610,37 @@ mod tests {
             ) && reason.contains("is not authorized to perform: iam:AttachUserPolicy"),
             "{reason}"
         );
+    }
+
+    /// Every example of the vocabulary (what `lockdrill steps` and the README show) matches
+    /// exactly one step definition, under each keyword it lists.
+    #[test]
+    fn every_documented_step_has_a_definition() {
+        let collection = Drill::collection();
+        for documented in vocabulary::STEPS {
+            for keyword in documented.keywords.split(", ") {
+                let ty = match keyword {
+                    "Given" => gherkin::StepType::Given,
+                    "When" => gherkin::StepType::When,
+                    _ => gherkin::StepType::Then,
+                };
+                let step = gherkin::Step {
+                    keyword: keyword.to_owned(),
+                    ty,
+                    value: documented.example.to_owned(),
+                    docstring: None,
+                    table: None,
+                    span: Default::default(),
+                    position: Default::default(),
+                };
+                let found = collection.find(&step);
+                assert!(
+                    matches!(found, Ok(Some(_))),
+                    "`{keyword} {}` matches no single step definition",
+                    documented.example
+                );
+            }
+        }
     }
 
     #[test]

@@ -12,8 +12,9 @@ use chrono::Utc;
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 
-use super::access::{self, Access};
+use super::access::{self, Access, SessionFacts};
 use super::{Drill, Fault, Started};
+use crate::gateway::credentials::Holder;
 use crate::live::{LiveError, LiveWorld};
 use crate::report::Event;
 use crate::runbook::{self, Actor, Runbook, RunbookError, Tools};
@@ -149,7 +150,9 @@ async fn run_runbook(drill: &mut Drill, actor: &str, path: &str) -> Result<(), S
         .map_err(|error| error.to_string())?;
     let tools = tools()?;
 
+    let mark = drill.live()?.gateway.decided_count();
     let result = runbook::run(&book, &actor, &mut drill.variables, tools).await;
+    drill.record_calls_since(mark);
     if let Err(RunbookError::Invalid(_)) = &result {
         drill.fault = drill.fault.max(Some(Fault::BadInput));
     }
@@ -171,6 +174,9 @@ fn tools() -> Result<&'static Tools, String> {
 }
 
 /// Decides the request, records it as an event, and checks it against `expect_allowed`.
+///
+/// A role session that was really assumed is decided with what it was issued with (MFA, a
+/// session policy); a root user that cannot sign in can do nothing at all.
 fn check(
     drill: &mut Drill,
     actor: &str,
@@ -178,9 +184,39 @@ fn check(
     resource: &str,
     expect_allowed: bool,
 ) -> Result<Access, String> {
-    let world = drill.live()?.gateway.world();
+    let live = drill.live()?;
+    let world = live.gateway.world();
     let now = Utc::now();
-    let access = access::decide(&world, actor, action, resource, now.timestamp())?;
+    let principal = drill.principal(actor)?;
+    let session = session_facts(live, &principal);
+    let blocked_root = principal
+        .strip_suffix(":root")
+        .and_then(|prefix| prefix.rsplit(':').next())
+        .and_then(|account| {
+            live.roots_unavailable()
+                .into_iter()
+                .find(|(unavailable, _)| unavailable == account)
+        });
+
+    let access = match blocked_root {
+        Some((account, reason)) => Access {
+            principal: principal.clone(),
+            resource: resource.to_owned(),
+            outcome: crate::policy::Outcome::ImplicitDeny,
+            decided_by: None,
+            message: Some(format!(
+                "the root user of {account} cannot sign in: {reason}"
+            )),
+        },
+        None => access::decide(
+            &world,
+            &principal,
+            action,
+            resource,
+            now.timestamp(),
+            session.as_ref(),
+        )?,
+    };
     drill.events.push(Event {
         at: now,
         actor: access.principal.clone(),
@@ -201,4 +237,22 @@ fn check(
             access.resource
         )),
     }
+}
+
+/// What a really assumed role session was issued with, if `principal` is one.
+fn session_facts(live: &LiveWorld, principal: &str) -> Option<SessionFacts> {
+    live.credentials
+        .all()
+        .into_iter()
+        .find_map(|credential| match credential.holder {
+            Holder::RoleSession {
+                session_policy,
+                mfa,
+                ..
+            } if credential.holder.arn() == principal => Some(SessionFacts {
+                mfa,
+                policy: session_policy,
+            }),
+            _ => None,
+        })
 }

@@ -127,6 +127,17 @@ impl CredentialStore {
         keys
     }
 
+    /// Revokes every root credential of an account: its root user can no longer sign in.
+    pub fn revoke_root(&self, account: &str) {
+        let mut by_key = self
+            .by_key
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        by_key.retain(|_, credential| {
+            !matches!(&credential.holder, Holder::Root { account: held } if held == account)
+        });
+    }
+
     /// Every credential, for writing the credentials file.
     pub fn all(&self) -> Vec<Credential> {
         let by_key = self

@@ -15,4 +15,4 @@ pub mod protocol;
 mod server;
 pub mod sigv4;
 
-pub use server::{Gateway, caller_context};
+pub use server::{Decided, Gateway, caller_context};

@@ -7,13 +7,14 @@
 //! it changed back from the emulator, so the next call is decided on what is really there.
 //! Nothing on this path panics on a request: every failure is an AWS-shaped error.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use bytes::Bytes;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -37,6 +38,35 @@ use crate::world::{Query, World};
 /// The largest request body the gateway reads; IAM documents are far smaller.
 const MAX_BODY: usize = 1024 * 1024;
 
+/// How many decided calls the journal keeps; older ones are dropped first.
+const JOURNAL_CAPACITY: usize = 100_000;
+
+/// One call the gateway answered, as a drill's evidence shows it. Never holds a secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decided {
+    pub at: DateTime<Utc>,
+    /// The caller's ARN, or `-` when the signature could not be verified.
+    pub principal: String,
+    /// The IAM action, e.g. `iam:AttachUserPolicy`, or `-` when the call was not understood.
+    pub action: String,
+    pub resource: String,
+    /// `allow`, `implicit_deny`, `explicit_deny`, `deny`, `refused` or `error`.
+    pub decision: &'static str,
+    pub decided_by: Option<&'static str>,
+    /// The HTTP status of the answer, the emulator's for a forwarded call.
+    pub status: u16,
+    /// The AccessDenied text of a denied call.
+    pub message: Option<String>,
+}
+
+/// The calls answered so far, numbered from the gateway's start.
+#[derive(Default)]
+struct Journal {
+    /// The number of the first entry kept.
+    first: usize,
+    entries: VecDeque<Decided>,
+}
+
 /// A running gateway. Dropping it stops the server.
 pub struct Gateway {
     address: SocketAddr,
@@ -54,6 +84,7 @@ pub(crate) struct Shared {
     /// Serializes writes, so that each write's read-back sees only its own change.
     writes: Mutex<()>,
     client: Client<HttpConnector, Full<Bytes>>,
+    journal: std::sync::Mutex<Journal>,
 }
 
 impl Shared {
@@ -67,6 +98,18 @@ impl Shared {
     /// Holds off other writes (and their read-backs) while a write changes the state.
     pub(crate) async fn write_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.writes.lock().await
+    }
+
+    fn record(&self, decided: Decided) {
+        let mut journal = self
+            .journal
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if journal.entries.len() == JOURNAL_CAPACITY {
+            journal.entries.pop_front();
+            journal.first += 1;
+        }
+        journal.entries.push_back(decided);
     }
 
     pub(crate) fn replace_world(&self, world: World) {
@@ -94,6 +137,7 @@ impl Gateway {
             state: RwLock::new(Arc::new(world)),
             writes: Mutex::new(()),
             client: Client::builder(TokioExecutor::new()).build(upstream_connector()),
+            journal: std::sync::Mutex::new(Journal::default()),
         });
 
         let (shutdown, mut stopped) = oneshot::channel::<()>();
@@ -149,6 +193,40 @@ impl Gateway {
         self.shared.world()
     }
 
+    /// Changes the state the gateway decides on, for what no API call can change (the root
+    /// user's MFA device or email), holding off writes meanwhile. Nothing changes on error.
+    pub async fn change_world<T>(
+        &self,
+        change: impl FnOnce(&mut World) -> Result<T, String>,
+    ) -> Result<T, String> {
+        let _write = self.shared.write_lock().await;
+        let mut next = (*self.shared.world()).clone();
+        let result = change(&mut next)?;
+        self.shared.replace_world(next);
+        Ok(result)
+    }
+
+    /// How many calls the gateway has answered: a mark for [`Gateway::decided_since`].
+    pub fn decided_count(&self) -> usize {
+        let journal = self
+            .shared
+            .journal
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        journal.first + journal.entries.len()
+    }
+
+    /// The calls answered since `mark`, oldest first.
+    pub fn decided_since(&self, mark: usize) -> Vec<Decided> {
+        let journal = self
+            .shared
+            .journal
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let skip = mark.saturating_sub(journal.first);
+        journal.entries.iter().skip(skip).cloned().collect()
+    }
+
     pub async fn stop(mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
@@ -200,6 +278,16 @@ async fn handle(
 
     let outcome = decide_and_forward(shared, &parts, &body, &request_id).await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    shared.record(Decided {
+        at: Utc::now(),
+        principal: outcome.principal.clone().unwrap_or_else(|| "-".into()),
+        action: outcome.action.clone().unwrap_or_else(|| "-".into()),
+        resource: outcome.resource.clone().unwrap_or_else(|| "-".into()),
+        decision: outcome.decision,
+        decided_by: outcome.decided_by,
+        status: outcome.response.status().as_u16(),
+        message: outcome.message.clone(),
+    });
     tracing::info!(
         target: "lockdrill::gateway",
         request_id,
@@ -229,6 +317,8 @@ struct Outcome {
     resource: Option<String>,
     decision: &'static str,
     decided_by: Option<&'static str>,
+    /// The AccessDenied text, or the error's message.
+    message: Option<String>,
     response: http::Response<Bytes>,
 }
 
@@ -241,6 +331,7 @@ impl Outcome {
             resource: None,
             decision: "refused",
             decided_by: None,
+            message: None,
             response,
         }
     }
@@ -300,6 +391,7 @@ async fn decide_and_forward(
         resource: None,
         decision: "allow",
         decided_by: None,
+        message: None,
         response: http::Response::new(Bytes::new()),
     };
 
@@ -323,6 +415,7 @@ async fn decide_and_forward(
             outcome.decision = "deny";
             outcome.response =
                 protocol::error_response(service, status, error.code(), &error.message, request_id);
+            outcome.message = Some(error.message);
             return outcome;
         }
     };
@@ -330,6 +423,7 @@ async fn decide_and_forward(
         outcome.decision = "refused";
         outcome.response =
             protocol::error_response(service, 400, problem.code, &problem.message, request_id);
+        outcome.message = Some(problem.message);
         return outcome;
     }
     if let Err(denial) = decide(&world, &credential, &operation, &authorization) {
@@ -337,6 +431,7 @@ async fn decide_and_forward(
         outcome.decision = denial.decision;
         outcome.decided_by = denial.decided_by;
         outcome.response = protocol::access_denied(service, &denial.message, request_id);
+        outcome.message = Some(denial.message);
         return outcome;
     }
     outcome.resource = authorization.resources.first().cloned();
@@ -364,6 +459,7 @@ async fn decide_and_forward(
             outcome.decision = "error";
             outcome.response =
                 protocol::error_response(service, 503, "ServiceUnavailable", &message, request_id);
+            outcome.message = Some(message);
             return outcome;
         }
     };

@@ -25,6 +25,7 @@ pre{background:#f6f6f6;border-left:3px solid #999;padding:.5em;white-space:pre-w
 .recovered{color:#1a7f37}
 .failed{color:#cf222e}
 .skipped{color:#9a6700}
+.unrecoverable{color:#8250df}
 section{border-top:1px solid #ccc;margin-top:2em}";
 
 /// The whole page, ending with a newline.
@@ -236,6 +237,7 @@ fn access_denied_texts(scenario: &ScenarioReport, out: &mut String) {
 fn verdict(verdict: &Verdict) -> String {
     let class = match verdict {
         Verdict::Recovered => "recovered",
+        Verdict::Unrecoverable { .. } => "unrecoverable",
         Verdict::Failed { .. } => "failed",
         Verdict::Skipped { .. } => "skipped",
     };

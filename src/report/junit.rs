@@ -67,6 +67,15 @@ fn suite(report: &RunReport, feature: &str, scenarios: &[&ScenarioReport], out: 
         );
         match &scenario.verdict {
             Verdict::Recovered => out.push_str("/>\n"),
+            // A pass, with the reason nothing could recover kept in the test's output.
+            Verdict::Unrecoverable { reason } => {
+                let _ = writeln!(
+                    out,
+                    ">\n      <system-out>UNRECOVERABLE, as expected: {}</system-out>\n    \
+                     </testcase>",
+                    text(reason),
+                );
+            }
             Verdict::Failed { reason } => {
                 let _ = writeln!(
                     out,

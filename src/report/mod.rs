@@ -67,6 +67,11 @@ pub struct ScenarioReport {
 pub enum Verdict {
     /// The lockout was built, proven, and recovered from.
     Recovered,
+    /// A scenario tagged `@expect-unrecoverable` proved its lockout and that no principal
+    /// could recover from it; the reason says why, loudly, in every format.
+    Unrecoverable {
+        reason: String,
+    },
     Failed {
         reason: String,
     },
@@ -126,9 +131,14 @@ pub struct Event {
 }
 
 impl RunReport {
-    /// Scenarios that recovered.
+    /// Scenarios that ended as they should: recovered, or proven unrecoverable as expected.
     pub fn passed(&self) -> usize {
-        self.count(|verdict| matches!(verdict, Verdict::Recovered))
+        self.count(|verdict| matches!(verdict, Verdict::Recovered | Verdict::Unrecoverable { .. }))
+    }
+
+    /// Scenarios proven unrecoverable, as they expected.
+    pub fn unrecoverable(&self) -> usize {
+        self.count(|verdict| matches!(verdict, Verdict::Unrecoverable { .. }))
     }
 
     pub fn failed(&self) -> usize {
@@ -199,6 +209,7 @@ impl Verdict {
     pub fn label(&self) -> &'static str {
         match self {
             Verdict::Recovered => "RECOVERED",
+            Verdict::Unrecoverable { .. } => "UNRECOVERABLE",
             Verdict::Failed { .. } => "FAILED",
             Verdict::Skipped { .. } => "SKIPPED",
         }
@@ -207,7 +218,9 @@ impl Verdict {
     pub fn reason(&self) -> Option<&str> {
         match self {
             Verdict::Recovered => None,
-            Verdict::Failed { reason } | Verdict::Skipped { reason } => Some(reason),
+            Verdict::Unrecoverable { reason }
+            | Verdict::Failed { reason }
+            | Verdict::Skipped { reason } => Some(reason),
         }
     }
 }

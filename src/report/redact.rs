@@ -116,6 +116,9 @@ impl ScenarioReport {
     fn redacted(&self) -> ScenarioReport {
         let verdict = match &self.verdict {
             Verdict::Recovered => Verdict::Recovered,
+            Verdict::Unrecoverable { reason } => Verdict::Unrecoverable {
+                reason: redact(reason),
+            },
             Verdict::Failed { reason } => Verdict::Failed {
                 reason: redact(reason),
             },
