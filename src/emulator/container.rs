@@ -8,19 +8,44 @@
 //!
 //! A Moto container runs Moto through lockdrill's launcher, so that accounts get the ids their
 //! world names, whenever the image has a Python that imports Moto.
+//!
+//! Every container is labelled `lockdrill=1`, with the process id and a per-process session
+//! token, and is removed (forcibly: Moto ignores SIGTERM as PID 1) however its lease ends:
+//! [`ContainerLease::stop`], drop (also while a panic unwinds), or SIGINT/SIGTERM, which
+//! [`watch_signals`] turns into a removal of this process's containers before the process
+//! exits. Every path awaits the same removal, so that `lockdrill serve`'s own Ctrl-C handling
+//! and the signal watcher never race each other.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, Once, OnceLock};
 use std::time::Duration;
 
+use testcontainers::bollard::Docker;
 use testcontainers::bollard::models::PortBinding;
+use testcontainers::bollard::query_parameters::{ListContainersOptions, RemoveContainerOptions};
 use testcontainers::core::ContainerPort;
 use testcontainers::core::logs::LogFrame;
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
+use tokio::sync::OnceCell;
 
 use super::endpoint::{self, EndpointUrl, Mortal, Readiness, WaitError};
 use super::moto::StderrRing;
 use super::{EmulatorError, MOTO_LAUNCHER};
+
+/// The label every container lockdrill starts carries (value `1`), for finding leftovers.
+pub const CONTAINER_LABEL: &str = "lockdrill";
+
+/// The label with the id of the lockdrill process that started the container.
+const PID_LABEL: &str = "lockdrill.pid";
+
+/// The label with a token unique to this process, so that the signal watcher removes only
+/// this process's containers even where several machines share one engine.
+const SESSION_LABEL: &str = "lockdrill.session";
+
+/// How long the signal watcher lets the process finish on its own (`lockdrill serve` stops
+/// gracefully on Ctrl-C) before it exits it.
+const SIGNAL_GRACE: Duration = Duration::from_secs(2);
 
 /// Finds a Python with Moto in the image and runs the launcher (`$1`) with it; an image
 /// without one still starts Moto, only without fixed account ids.
@@ -57,7 +82,10 @@ impl ContainerSpec {
                 "lockdrill-moto".into(),
                 MOTO_LAUNCHER.into(),
             ],
-            env: vec![("MOTO_IAM_LOAD_MANAGED_POLICIES".into(), "true".into())],
+            env: vec![
+                ("MOTO_IAM_LOAD_MANAGED_POLICIES".into(), "true".into()),
+                ("PYTHONUNBUFFERED".into(), "1".into()),
+            ],
             readiness: Readiness::MOTO,
             timeout: Duration::from_secs(60),
         }
@@ -86,6 +114,7 @@ impl ContainerSpec {
 /// A running container, removed when the lease ends.
 pub(crate) struct ContainerLease {
     container: Option<ContainerAsync<GenericImage>>,
+    id: String,
     image: String,
     logs: StderrRing,
 }
@@ -94,6 +123,7 @@ impl ContainerLease {
     /// Starts the container and waits until it answers at the returned 127.0.0.1 port.
     pub async fn start(spec: ContainerSpec) -> Result<(ContainerLease, u16), EmulatorError> {
         check_engine().await?;
+        watch_signals();
         let host_port = endpoint::free_loopback_port()?;
         let logs = StderrRing::default();
 
@@ -104,9 +134,12 @@ impl ContainerLease {
                 image: spec.image.clone(),
                 message: error.to_string(),
             })?;
-        tracing::debug!(image = %spec.image, id = container.id(), host_port, "container started");
+        let id = container.id().to_string();
+        register(&id);
+        tracing::debug!(image = %spec.image, id, host_port, "container started");
         let mut lease = ContainerLease {
             container: Some(container),
+            id,
             image: spec.image,
             logs,
         };
@@ -115,21 +148,23 @@ impl ContainerLease {
         let waited =
             endpoint::wait_until_answers(&url, spec.readiness, spec.timeout, &mut lease).await;
 
-        match waited {
+        let error = match waited {
             Ok(elapsed) => {
                 tracing::debug!(ms = elapsed.as_millis() as u64, "container answers");
-                Ok((lease, host_port))
+                return Ok((lease, host_port));
             }
-            Err(WaitError::Died(death)) => Err(death),
-            Err(WaitError::TimedOut { last_error }) => Err(EmulatorError::NotAnswering {
+            Err(WaitError::Died(death)) => death,
+            Err(WaitError::TimedOut { last_error }) => EmulatorError::NotAnswering {
                 what: lease.what(),
                 endpoint: format!("http://127.0.0.1:{host_port}"),
                 waited_secs: spec.timeout.as_secs(),
                 last_error,
                 advice: "the container runs but its server does not answer; see its output below",
                 stderr: lease.logs.tail(),
-            }),
-        }
+            },
+        };
+        lease.stop().await;
+        Err(error)
     }
 
     pub fn what(&self) -> String {
@@ -143,11 +178,8 @@ impl ContainerLease {
     /// Removes the container, waiting for the engine to confirm.
     pub async fn stop(mut self) {
         if let Some(container) = self.container.take() {
-            let id = container.id().to_string();
-            match container.rm().await {
-                Ok(()) => tracing::debug!(id, "container removed"),
-                Err(error) => tracing::warn!(id, %error, "could not remove the container"),
-            }
+            remove(&self.id).await;
+            disown(container);
         }
     }
 }
@@ -172,32 +204,42 @@ impl Mortal for ContainerLease {
 }
 
 impl Drop for ContainerLease {
+    /// Removes the container on a thread of its own, which works the same inside a runtime,
+    /// outside one, and while a runtime shuts down or a panic unwinds.
     fn drop(&mut self) {
         let Some(container) = self.container.take() else {
             return;
         };
+        disown(container);
 
-        // testcontainers removes a dropped container through the current tokio runtime;
-        // outside any runtime, one is made here so that the container still goes.
-        if tokio::runtime::Handle::try_current().is_ok() {
-            drop(container);
-            return;
-        }
-        match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(runtime) => {
-                if let Err(error) = runtime.block_on(container.rm()) {
-                    tracing::warn!(%error, "could not remove the container");
+        let id = self.id.clone();
+        let removal = std::thread::Builder::new()
+            .name("lockdrill-container-rm".into())
+            .spawn(move || match small_runtime() {
+                Ok(runtime) => runtime.block_on(remove(&id)),
+                Err(error) => {
+                    tracing::warn!(id, %error, "no runtime to remove the container with")
                 }
+            });
+        match removal {
+            Ok(thread) => {
+                let _ = thread.join();
             }
-            Err(error) => {
-                tracing::warn!(%error, "no runtime to remove the container with");
-                std::mem::forget(container);
-            }
+            Err(error) => tracing::warn!(id = self.id, %error, "cannot remove the container"),
         }
     }
+}
+
+/// Lets go of testcontainers' handle without its own removal on drop, which needs the
+/// runtime that started the container and would race lockdrill's; [`remove`] owns removal.
+fn disown(container: ContainerAsync<GenericImage>) {
+    std::mem::forget(container);
+}
+
+fn small_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }
 
 /// The testcontainers request for `spec`, published on 127.0.0.1:`host_port`.
@@ -230,6 +272,9 @@ fn request(
                 logs.push(line);
             }
         })
+        .with_label(CONTAINER_LABEL, "1")
+        .with_label(PID_LABEL, std::process::id().to_string())
+        .with_label(SESSION_LABEL, session())
         .with_startup_timeout(spec.timeout);
     for (name, value) in &spec.env {
         request = request.with_env_var(name, value);
@@ -246,19 +291,24 @@ fn split_image(image: &str) -> (&str, &str) {
     }
 }
 
+/// The Docker host that answered [`check_engine`], for lockdrill's own API calls.
+static ENGINE: OnceLock<String> = OnceLock::new();
+
 /// Fails with the socket tried when no Docker engine answers, before testcontainers would
-/// fail with a less helpful message.
-async fn check_engine() -> Result<(), EmulatorError> {
+/// fail with a less helpful message; otherwise returns the host that answered
+/// (`unix:///var/run/docker.sock`, or `DOCKER_HOST`).
+pub async fn check_engine() -> Result<String, EmulatorError> {
     if let Some(host) = std::env::var("DOCKER_HOST")
         .ok()
         .filter(|host| !host.is_empty())
     {
-        return connect(&host)
+        connect(&host)
             .await
             .map_err(|reason| EmulatorError::NoDockerEngine {
                 socket: host.clone(),
                 reason,
-            });
+            })?;
+        return Ok(ENGINE.get_or_init(|| host).clone());
     }
 
     let mut sockets = vec!["/var/run/docker.sock".to_string()];
@@ -271,8 +321,9 @@ async fn check_engine() -> Result<(), EmulatorError> {
 
     let mut first_reason = None;
     for socket in &sockets {
-        match connect(&format!("unix://{socket}")).await {
-            Ok(()) => return Ok(()),
+        let host = format!("unix://{socket}");
+        match connect(&host).await {
+            Ok(()) => return Ok(ENGINE.get_or_init(|| host).clone()),
             Err(reason) => {
                 first_reason.get_or_insert(reason);
             }
@@ -282,6 +333,178 @@ async fn check_engine() -> Result<(), EmulatorError> {
         socket: sockets[0].clone(),
         reason: first_reason.unwrap_or_default(),
     })
+}
+
+/// The ids of every container, running or not, that carries lockdrill's label: what a
+/// crashed run would have left behind.
+pub async fn labelled_containers() -> Result<Vec<String>, EmulatorError> {
+    let host = check_engine().await?;
+    let listed = list_labelled(&format!("{CONTAINER_LABEL}=1")).await;
+    listed.map_err(|reason| EmulatorError::NoDockerEngine {
+        socket: host,
+        reason,
+    })
+}
+
+/// A client for the engine that answered [`check_engine`].
+fn docker() -> Result<Docker, String> {
+    let host = ENGINE.get().cloned().unwrap_or_default();
+    let connected = match host.strip_prefix("unix://") {
+        Some(path) => {
+            Docker::connect_with_socket(path, 30, testcontainers::bollard::API_DEFAULT_VERSION)
+        }
+        None => Docker::connect_with_defaults(),
+    };
+    connected.map_err(|error| error.to_string())
+}
+
+async fn list_labelled(label: &str) -> Result<Vec<String>, String> {
+    let options = ListContainersOptions {
+        all: true,
+        filters: Some(HashMap::from([("label".into(), vec![label.to_string()])])),
+        ..Default::default()
+    };
+    let listed = docker()?
+        .list_containers(Some(options))
+        .await
+        .map_err(|error| error.to_string())?;
+    Ok(listed
+        .into_iter()
+        .filter_map(|summary| summary.id)
+        .collect())
+}
+
+/// A token for this process's containers: the pid alone repeats across machines.
+fn session() -> &'static str {
+    static SESSION: OnceLock<String> = OnceLock::new();
+    SESSION.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            hasher.write_u128(now.as_nanos());
+        }
+        format!("{:016x}", hasher.finish())
+    })
+}
+
+/// This process's containers, each with its one removal, which every path awaits.
+static LIVE: Mutex<BTreeMap<String, Arc<OnceCell<()>>>> = Mutex::new(BTreeMap::new());
+
+fn live() -> std::sync::MutexGuard<'static, BTreeMap<String, Arc<OnceCell<()>>>> {
+    LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn register(id: &str) {
+    live().insert(id.to_string(), Arc::default());
+}
+
+/// Removes a container of this process, once, however many paths ask at the same time.
+async fn remove(id: &str) {
+    let Some(removal) = live().get(id).cloned() else {
+        return;
+    };
+    removal.get_or_init(|| force_remove(id)).await;
+    live().remove(id);
+}
+
+/// Kills and removes a container, with its volumes; one that is already gone is fine.
+async fn force_remove(id: &str) {
+    let options = RemoveContainerOptions {
+        force: true,
+        v: true,
+        ..Default::default()
+    };
+    let removed = match docker() {
+        Ok(docker) => docker
+            .remove_container(id, Some(options))
+            .await
+            .map_err(|error| error.to_string()),
+        Err(error) => Err(error),
+    };
+    match removed {
+        Ok(()) => tracing::debug!(id, "container removed"),
+        Err(error) if error.contains("404") || error.contains("no such container") => {}
+        Err(error) => tracing::warn!(
+            id,
+            %error,
+            "could not remove the container; remove it with `docker rm -f {id}`"
+        ),
+    }
+}
+
+/// Removes every container of this process: those with a lease, and any started but not
+/// yet handed to one. Returns how many there were.
+async fn remove_all() -> usize {
+    let mut ids: BTreeSet<String> = live().keys().cloned().collect();
+    match list_labelled(&format!("{SESSION_LABEL}={}", session())).await {
+        Ok(listed) => ids.extend(listed),
+        Err(error) => tracing::warn!(%error, "cannot list this process's containers"),
+    }
+
+    let count = ids.len();
+    let removals = ids.iter().map(|id| async move {
+        if live().contains_key(id) {
+            remove(id).await;
+        } else {
+            force_remove(id).await;
+        }
+    });
+    futures::future::join_all(removals).await;
+    count
+}
+
+/// On the first container, starts a thread that waits for SIGINT or SIGTERM, removes this
+/// process's containers, gives the process [`SIGNAL_GRACE`] to finish on its own, and then
+/// exits it as the signal would have (130 or 143). A second signal cuts the grace short.
+///
+/// Without it, Ctrl-C on `lockdrill run` would end the process at once and leave the
+/// containers running; testcontainers' own watchdog stops containers one by one (ten seconds
+/// each for Moto) and would end `lockdrill serve` before its graceful shutdown.
+fn watch_signals() {
+    static WATCHING: Once = Once::new();
+    WATCHING.call_once(|| {
+        let spawned = std::thread::Builder::new()
+            .name("lockdrill-container-signals".into())
+            .spawn(|| match small_runtime() {
+                Ok(runtime) => runtime.block_on(remove_on_signal()),
+                Err(error) => tracing::warn!(%error, "containers will not be removed on Ctrl-C"),
+            });
+        if let Err(error) = spawned {
+            tracing::warn!(%error, "containers will not be removed on Ctrl-C");
+        }
+    });
+}
+
+async fn remove_on_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+
+    let (mut interrupt, mut terminate) = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(interrupt), Ok(terminate)) => (interrupt, terminate),
+        (Err(error), _) | (_, Err(error)) => {
+            tracing::warn!(%error, "containers will not be removed on Ctrl-C");
+            return;
+        }
+    };
+    let (name, code) = tokio::select! {
+        _ = interrupt.recv() => ("SIGINT", 130),
+        _ = terminate.recv() => ("SIGTERM", 143),
+    };
+
+    let removed = remove_all().await;
+    if removed > 0 {
+        eprintln!("lockdrill: {name}: removed {removed} emulator container(s)");
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(SIGNAL_GRACE) => {}
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+    remove_all().await;
+    std::process::exit(code);
 }
 
 /// Connects to a `unix://` or `tcp://` Docker host; other schemes are left to testcontainers.

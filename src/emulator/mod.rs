@@ -19,6 +19,9 @@ mod python;
 #[cfg(feature = "containers")]
 mod container;
 
+#[cfg(feature = "containers")]
+pub use container::{CONTAINER_LABEL, check_engine as check_container_engine, labelled_containers};
+
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
