@@ -272,7 +272,8 @@ fn unrecoverable_accounts(drill: &Drill) -> Result<Vec<String>, String> {
         let paths = paths::recovery_paths(&world, account, now)?;
         if paths.administrators.is_empty() {
             explanations.push(format!(
-                "nothing can recover IAM in account {account}: no principal that can act may                  administer IAM there, and none can become one that may:\n{}",
+                "nothing can recover IAM in account {account}: no principal that can act may \
+                 administer IAM there, and none can become one that may:\n{}",
                 paths.explain_blocked()
             ));
         }
