@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     let options = RunOptions {
         paths: vec!["features".into()],
-        tags: None,
+        ..RunOptions::default()
     };
     let run = match runtime.block_on(drill::run(&options)) {
         Ok(run) => run,
@@ -32,6 +32,22 @@ fn main() -> ExitCode {
         eprintln!("undefined step: {step}");
     }
     print!("{}", report::console::summary(&run.report));
+
+    // The catalogue's scenario with no way back must be proven unrecoverable, and say why.
+    let unrecoverable = run.report.scenarios.iter().find(|scenario| {
+        scenario.feature_path == "features/root_email_lost.feature"
+            && scenario.name.starts_with("no break-glass path")
+    });
+    let proven = unrecoverable.is_some_and(|scenario| {
+        matches!(&scenario.verdict, report::Verdict::Unrecoverable { reason }
+            if reason.contains("nothing can recover IAM in account 123456789012")
+                && reason.contains("email is not reachable"))
+    });
+    if !proven {
+        eprintln!("the root-email drill without break-glass was not proven unrecoverable: {unrecoverable:?}");
+        return ExitCode::FAILURE;
+    }
+
     if run.exit_code() == 0 && !run.report.scenarios.is_empty() {
         ExitCode::SUCCESS
     } else {

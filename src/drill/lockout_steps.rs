@@ -331,7 +331,14 @@ fn docstring_shift(drill: &Drill, step: &Step) -> Option<(u32, u32)> {
         })?;
     let indent = opening.1.len() - opening.1.trim_start().len();
     let opening_line = u32::try_from(opening.0 + 1).ok()?;
-    Some((opening_line.max(step_line), u32::try_from(indent).ok()?))
+
+    // The parser keeps the line break after the opening `"""` as the docstring's first line.
+    let leading_break = step
+        .docstring
+        .as_deref()
+        .is_some_and(|text| text.starts_with('\n'));
+    let lines = opening_line.max(step_line) - u32::from(leading_break);
+    Some((lines, u32::try_from(indent).ok()?))
 }
 
 /// The id of the organization root, an OU, or an account named by `target`: `root`, an id,

@@ -567,6 +567,22 @@ mod tests {
              Given the weather is fine\n",
         )
         .unwrap();
+        std::fs::write(
+            dir.join("bad_scp.feature"),
+            "Feature: bad SCP\n\n  Scenario: an SCP with a misspelt effect\n    \
+             Given the world \"scenarios/scp-no-exception.yaml\"\n    \
+             When root:111111111111 attaches an SCP named \"Oops\" to \"root\"\n      \
+             \"\"\"\n      {\"Version\": \"2012-10-17\",\n       \"Statement\": [{\"Effect\": \"deny\", \
+             \"Action\": \"iam:*\", \"Resource\": \"*\"}]}\n      \"\"\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("checklist.feature"),
+            "Feature: checklist\n\n  Scenario: only root can administer IAM\n    \
+             Given the world \"scenarios/admin-detached.yaml\"\n    \
+             Then some principal other than root can administer IAM in account \"123456789012\"\n",
+        )
+        .unwrap();
 
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let options = RunOptions {
@@ -576,8 +592,8 @@ mod tests {
         let run = runtime.block_on(run(&options)).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
 
-        assert_eq!(run.exit_code(), 1);
-        assert_eq!(run.report.totals_line(), "0 passed, 3 failed");
+        assert_eq!(run.exit_code(), 2, "a bad SCP is bad input");
+        assert_eq!(run.report.totals_line(), "0 passed, 5 failed");
         assert_eq!(run.undefined.len(), 1, "{:?}", run.undefined);
         assert!(
             run.undefined[0].ends_with("undefined.feature:4: the weather is fine"),
@@ -595,6 +611,27 @@ mod tests {
             reason.contains("line 5: expected alice to be allowed")
                 && reason.contains("because no identity-based policy allows"),
             "{reason}"
+        );
+
+        let reason_of = |name: &str| {
+            run.report
+                .scenarios
+                .iter()
+                .find(|scenario| scenario.name == name)
+                .and_then(|scenario| scenario.verdict.reason())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let bad_scp = reason_of("an SCP with a misspelt effect");
+        assert!(
+            bad_scp.contains("bad_scp.feature:8:") && bad_scp.contains("Effect"),
+            "{bad_scp}"
+        );
+        let checklist = reason_of("only root can administer IAM");
+        assert!(
+            checklist.contains("nobody else can")
+                && checklist.contains("user/alice: User: arn:aws:iam::123456789012:user/alice is not authorized"),
+            "{checklist}"
         );
 
         let actor = run
