@@ -335,15 +335,52 @@ pub async fn check_engine() -> Result<String, EmulatorError> {
     })
 }
 
-/// The ids of every container, running or not, that carries lockdrill's label: what a
-/// crashed run would have left behind.
-pub async fn labelled_containers() -> Result<Vec<String>, EmulatorError> {
+/// A container that carries lockdrill's label, as the engine lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelledContainer {
+    pub id: String,
+    /// The id of the lockdrill process that started it.
+    pub pid: Option<u32>,
+    /// `running`, `exited`, ...
+    pub state: Option<String>,
+}
+
+/// Every container, running or not, that carries lockdrill's label: what a crashed run
+/// would have left behind (remove them with `docker rm -f`).
+pub async fn labelled_containers() -> Result<Vec<LabelledContainer>, EmulatorError> {
     let host = check_engine().await?;
-    let listed = list_labelled(&format!("{CONTAINER_LABEL}=1")).await;
-    listed.map_err(|reason| EmulatorError::NoDockerEngine {
+    let options = ListContainersOptions {
+        all: true,
+        filters: Some(HashMap::from([(
+            "label".into(),
+            vec![format!("{CONTAINER_LABEL}=1")],
+        )])),
+        ..Default::default()
+    };
+    let listed = match docker() {
+        Ok(docker) => docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|error| error.to_string()),
+        Err(error) => Err(error),
+    };
+    let listed = listed.map_err(|reason| EmulatorError::NoDockerEngine {
         socket: host,
         reason,
-    })
+    })?;
+
+    Ok(listed
+        .into_iter()
+        .map(|summary| LabelledContainer {
+            id: summary.id.unwrap_or_default(),
+            pid: summary
+                .labels
+                .as_ref()
+                .and_then(|labels| labels.get(PID_LABEL))
+                .and_then(|pid| pid.parse().ok()),
+            state: summary.state.map(|state| state.to_string()),
+        })
+        .collect())
 }
 
 /// A client for the engine that answered [`check_engine`].

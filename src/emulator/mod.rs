@@ -20,7 +20,9 @@ mod python;
 mod container;
 
 #[cfg(feature = "containers")]
-pub use container::{CONTAINER_LABEL, check_engine as check_container_engine, labelled_containers};
+pub use container::{
+    CONTAINER_LABEL, LabelledContainer, check_engine as check_container_engine, labelled_containers,
+};
 
 use std::fmt;
 use std::str::FromStr;
