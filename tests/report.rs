@@ -18,7 +18,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use lockdrill::report::{
     self, DeclaredDelay, Event, RunReport, ScenarioReport, StepReport, StepStatus, Verdict,
-    console, html, json, junit, markdown,
+    console, cucumber_json, html, json, junit, markdown,
 };
 
 const KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
@@ -291,6 +291,11 @@ fn golden_json() {
 }
 
 #[test]
+fn golden_cucumber_json() {
+    golden("cucumber.json", &cucumber_json::render(&fixture()));
+}
+
+#[test]
 fn time_to_recover_includes_the_declared_delay() {
     let run = fixture();
 
@@ -406,7 +411,7 @@ fn no_credential_survives_in_any_format() {
 
     let dir = std::env::temp_dir().join(format!("lockdrill-report-{}", std::process::id()));
     let written = report::write_all(&run, &dir).expect("write the evidence files");
-    assert_eq!(written.len(), 4);
+    assert_eq!(written.len(), 5);
 
     let mut outputs = vec![("console".to_string(), console::summary(&run))];
     for path in &written {

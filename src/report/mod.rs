@@ -11,6 +11,7 @@
 //! the report it was given, so that no credential seen during a drill reaches a file.
 
 pub mod console;
+pub mod cucumber_json;
 pub mod html;
 pub mod json;
 pub mod junit;
@@ -245,6 +246,7 @@ pub fn write_all(report: &RunReport, dir: &Path) -> std::io::Result<Vec<PathBuf>
         ("evidence.html", html::render(report)),
         ("junit.xml", junit::render(report)),
         ("evidence.json", json::render(report)),
+        ("cucumber.json", cucumber_json::render(report)),
     ];
 
     let mut written = Vec::with_capacity(files.len());
