@@ -44,7 +44,9 @@ fn main() -> ExitCode {
                 && reason.contains("email is not reachable"))
     });
     if !proven {
-        eprintln!("the root-email drill without break-glass was not proven unrecoverable: {unrecoverable:?}");
+        eprintln!(
+            "the root-email drill without break-glass was not proven unrecoverable: {unrecoverable:?}"
+        );
         return ExitCode::FAILURE;
     }
 

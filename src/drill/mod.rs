@@ -630,7 +630,9 @@ mod tests {
         let checklist = reason_of("only root can administer IAM");
         assert!(
             checklist.contains("nobody else can")
-                && checklist.contains("user/alice: User: arn:aws:iam::123456789012:user/alice is not authorized"),
+                && checklist.contains(
+                    "user/alice: User: arn:aws:iam::123456789012:user/alice is not authorized"
+                ),
             "{checklist}"
         );
 
