@@ -418,3 +418,24 @@ fn env_names_the_principals_it_cannot_find() {
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("no principal `mallory`"));
 }
+
+/// The README's step table is what `lockdrill steps --markdown` prints, so the documentation
+/// cannot drift from the step definitions (whose examples a unit test runs).
+#[test]
+fn the_readme_documents_every_step() {
+    let output = lockdrill(&["steps", "--markdown"]);
+    assert!(output.status.success());
+    let table = text(&output.stdout);
+
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let begin = readme
+        .find("<!-- steps:begin")
+        .and_then(|at| readme[at..].find('\n').map(|end| at + end + 1))
+        .expect("the README's steps:begin marker");
+    let end = readme.find("<!-- steps:end -->").expect("the steps:end marker");
+    assert_eq!(
+        &readme[begin..end],
+        table,
+        "README's step table is stale: paste `lockdrill steps --markdown` between the markers"
+    );
+}
