@@ -1,5 +1,7 @@
 //! The prevention checklist as assertions: some principal besides root can administer IAM, a
-//! break-glass role is exempt from every restrictive SCP, the root user has MFA. They are
+//! break-glass role is exempt from every restrictive SCP, the root user has MFA, a CloudTrail
+//! trail records who changed what (read from the emulator, which the gateway does not front
+//! for CloudTrail). They are
 //! decided on the gateway's live state, so a drill can check them before a lockout, after a
 //! recovery, or as a scenario of their own in a team's regular audit.
 
@@ -101,6 +103,35 @@ async fn root_has_mfa(
             )),
         }
     });
+    drill.finish(started, result)
+}
+
+#[then(regex = r#"^a CloudTrail trail exists in account "(\d{12})"$"#)]
+async fn cloudtrail_trail_exists(
+    drill: &mut Drill,
+    #[step] step: &Step,
+    account: String,
+) -> Result<(), String> {
+    let started = Started::now(step);
+    let result = match drill.live() {
+        Ok(live) => {
+            let endpoint = live.emulator.endpoint().to_owned();
+            crate::provision::cloudtrail::trail_names(&endpoint, &account)
+                .await
+                .map_err(|error| error.to_string())
+                .and_then(|trails| {
+                    if trails.is_empty() {
+                        return Err(format!(
+                            "account {account} has no CloudTrail trail: nobody could tell who \
+                             made the breaking change"
+                        ));
+                    }
+                    tracing::info!(account, ?trails, "CloudTrail trails");
+                    Ok(())
+                })
+        }
+        Err(error) => Err(error),
+    };
     drill.finish(started, result)
 }
 

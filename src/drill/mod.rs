@@ -577,6 +577,13 @@ mod tests {
         )
         .unwrap();
         std::fs::write(
+            dir.join("no_trail.feature"),
+            "Feature: no trail\n\n  Scenario: nobody records who changed what\n    \
+             Given the world \"scenarios/admin-detached.yaml\"\n    \
+             Then a CloudTrail trail exists in account \"123456789012\"\n",
+        )
+        .unwrap();
+        std::fs::write(
             dir.join("checklist.feature"),
             "Feature: checklist\n\n  Scenario: only root can administer IAM\n    \
              Given the world \"scenarios/admin-detached.yaml\"\n    \
@@ -593,7 +600,7 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
 
         assert_eq!(run.exit_code(), 2, "a bad SCP is bad input");
-        assert_eq!(run.report.totals_line(), "0 passed, 5 failed");
+        assert_eq!(run.report.totals_line(), "0 passed, 6 failed");
         assert_eq!(run.undefined.len(), 1, "{:?}", run.undefined);
         assert!(
             run.undefined[0].ends_with("undefined.feature:4: the weather is fine"),
@@ -626,6 +633,11 @@ mod tests {
         assert!(
             bad_scp.contains("bad_scp.feature:8:") && bad_scp.contains("Effect"),
             "{bad_scp}"
+        );
+        let no_trail = reason_of("nobody records who changed what");
+        assert!(
+            no_trail.contains("account 123456789012 has no CloudTrail trail"),
+            "{no_trail}"
         );
         let checklist = reason_of("only root can administer IAM");
         assert!(

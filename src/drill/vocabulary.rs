@@ -151,6 +151,13 @@ pub const STEPS: &[StepDoc] = &[
         meaning: "Checklist: root MFA is enabled, on a device at hand.",
         example: r#"the root user of account "222222222222" has MFA enabled"#,
     },
+    StepDoc {
+        keywords: "Then",
+        wording: r#"a CloudTrail trail exists in account "ACCOUNT""#,
+        meaning: "Checklist: the emulator holds a trail for the account (worlds declare them \
+                  under `cloudtrail_trails`).",
+        example: r#"a CloudTrail trail exists in account "222222222222""#,
+    },
 ];
 
 /// The vocabulary as plain text, for `lockdrill steps`.

@@ -287,6 +287,10 @@ async fn build_account(
     let iam = &clients.iam;
     let in_account = |what: String| format!("{what} in account {}", account.id);
 
+    for trail in &account.cloudtrail_trails {
+        super::cloudtrail::create_trail(endpoint, &account.id, trail).await?;
+    }
+
     // Customer-managed policies first: attachments refer to them.
     let prefix = format!("arn:aws:iam::{}:policy/", account.id);
     for policy in world

@@ -11,6 +11,7 @@
 //! (root, OUs, policies) are the emulator's own and are read back.
 
 mod build;
+pub mod cloudtrail;
 mod read;
 
 pub use build::build;

@@ -129,6 +129,9 @@ pub async fn read_account(
         resource_policies: base_account
             .map(|account| account.resource_policies.clone())
             .unwrap_or_default(),
+        cloudtrail_trails: base_account
+            .map(|account| account.cloudtrail_trails.clone())
+            .unwrap_or_default(),
     };
 
     for detail in &groups {

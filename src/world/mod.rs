@@ -49,6 +49,8 @@ pub struct Account {
     pub roles: BTreeMap<String, Role>,
     pub federated_users: BTreeMap<String, FederatedUser>,
     pub resource_policies: Vec<ResourcePolicy>,
+    /// The names of the account's CloudTrail trails, as the world declares them.
+    pub cloudtrail_trails: Vec<String>,
 }
 
 /// What a drill needs to know about an account's root user to tell whether it can sign in.

@@ -30,6 +30,7 @@ const ACCOUNT_KEYS: &[&str] = &[
     "roles",
     "federated_users",
     "resource_policies",
+    "cloudtrail_trails",
 ];
 const ROOT_USER_KEYS: &[&str] = &["mfa_enabled", "mfa_device_at_hand", "email_reachable"];
 const MANAGED_KEYS: &[&str] = &["path", "document"];
@@ -444,6 +445,23 @@ impl Loader<'_> {
             .map(|node| self.resource_policies(&node.value))
             .unwrap_or_default();
 
+        let mut cloudtrail_trails = Vec::new();
+        for (trail, at) in self.list(fields, "cloudtrail_trails") {
+            if valid_trail_name(&trail) {
+                cloudtrail_trails.push(trail);
+            } else {
+                self.error(
+                    at,
+                    format!("`{trail}` is not a valid CloudTrail trail name"),
+                )
+                .help = Some(
+                    "3 to 128 letters, digits, `.`, `_` or `-`, starting and ending with a \
+                     letter or digit"
+                        .into(),
+                );
+            }
+        }
+
         valid_id.then_some(Account {
             id,
             name,
@@ -453,6 +471,7 @@ impl Loader<'_> {
             roles,
             federated_users,
             resource_policies,
+            cloudtrail_trails,
         })
     }
 
@@ -782,6 +801,17 @@ impl Loader<'_> {
     }
 }
 
+/// A trail name as CloudTrail accepts it.
+fn valid_trail_name(name: &str) -> bool {
+    let edges_ok = name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    (3..=128).contains(&name.len())
+        && edges_ok
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
 /// Every account id placed in the tree below `node`.
 fn collect_accounts(node: &OrgNode, found: &mut Vec<String>) {
     found.extend(node.accounts.iter().map(|account| account.id.clone()));
@@ -800,6 +830,7 @@ fn empty_account(id: &str) -> Account {
         roles: BTreeMap::new(),
         federated_users: BTreeMap::new(),
         resource_policies: Vec::new(),
+        cloudtrail_trails: Vec::new(),
     }
 }
 

@@ -162,3 +162,23 @@ fn management_account_must_be_in_the_tree() {
         "{found:?}"
     );
 }
+
+#[test]
+fn cloudtrail_trails_are_named_as_cloudtrail_accepts() {
+    let loaded = world(
+        "accounts:\n  \"123456789012\":\n    cloudtrail_trails: [org-audit, second.trail_2]\n",
+    );
+    assert_eq!(
+        loaded.accounts["123456789012"].cloudtrail_trails,
+        ["org-audit", "second.trail_2"]
+    );
+
+    let found =
+        problems("accounts:\n  \"123456789012\":\n    cloudtrail_trails: [ok-trail, -bad]\n");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains(":3:")
+            && found[0].contains("`-bad` is not a valid CloudTrail trail name"),
+        "{found:?}"
+    );
+}
