@@ -432,7 +432,9 @@ fn the_readme_documents_every_step() {
         .find("<!-- steps:begin")
         .and_then(|at| readme[at..].find('\n').map(|end| at + end + 1))
         .expect("the README's steps:begin marker");
-    let end = readme.find("<!-- steps:end -->").expect("the steps:end marker");
+    let end = readme
+        .find("<!-- steps:end -->")
+        .expect("the steps:end marker");
     assert_eq!(
         &readme[begin..end],
         table,
