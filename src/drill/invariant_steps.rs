@@ -86,13 +86,7 @@ async fn root_has_mfa(
     account: String,
 ) -> Result<(), String> {
     let started = Started::now(step);
-    let result = drill.live().and_then(|live| {
-        let world = live.gateway.world();
-        let root = world
-            .accounts
-            .get(&account)
-            .map(|found| found.root)
-            .ok_or_else(|| format!("the world has no account {account}"))?;
+    let result = drill.root_user(&account).and_then(|root| {
         match (root.mfa_enabled, root.mfa_device_at_hand) {
             (true, true) => Ok(()),
             (true, false) => Err(format!(

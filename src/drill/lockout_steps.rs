@@ -154,13 +154,7 @@ async fn root_sign_in(
     can: String,
 ) -> Result<(), String> {
     let started = Started::now(step);
-    let result = drill.live().and_then(|live| {
-        let world = live.gateway.world();
-        let root = world
-            .accounts
-            .get(&account)
-            .map(|found| found.root)
-            .ok_or_else(|| format!("the world has no account {account}"))?;
+    let result = drill.root_user(&account).and_then(|root| {
         match (can == "can", root_sign_in_blocker(&root)) {
             (true, None) | (false, Some(_)) => Ok(()),
             (true, Some(reason)) => Err(format!(

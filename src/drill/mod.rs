@@ -476,6 +476,17 @@ impl Drill {
         access::principal_arn(&live.gateway.world(), actor)
     }
 
+    /// What is true of an account's root user now, as the gateway holds it.
+    fn root_user(&self, account: &str) -> Result<crate::world::RootUser, String> {
+        self.live()?
+            .gateway
+            .world()
+            .accounts
+            .get(account)
+            .map(|found| found.root)
+            .ok_or_else(|| format!("the world has no account {account}"))
+    }
+
     /// Adds the calls the gateway answered since `mark` to the running step's events.
     fn record_calls_since(&mut self, mark: usize) {
         let Some(live) = &self.live else {
