@@ -441,3 +441,32 @@ fn the_readme_documents_every_step() {
         "README's step table is stale: paste `lockdrill steps --markdown` between the markers"
     );
 }
+
+/// `lockdrill run` tells bad input (2) and an emulator that cannot be reached (3) apart from a
+/// failed drill (1), and a run that matched no scenario is bad input, never a silent pass.
+#[test]
+fn run_exit_codes_tell_bad_input_and_emulator_failures_apart() {
+    let code = |args: &[&str]| lockdrill(args).status.code();
+
+    assert_eq!(code(&["run", "features", "--name", "("]), Some(2));
+    assert_eq!(code(&["run", "no/such/features"]), Some(2));
+    assert_eq!(code(&["run", "features", "--tags", "@a and and"]), Some(2));
+    assert_eq!(code(&["run", "--image", "x", "features"]), Some(2));
+    assert_eq!(code(&["run", "--concurrency", "0", "features"]), Some(2));
+
+    let nothing = lockdrill(&["run", "features", "--name", "^no scenario is called this$"]);
+    assert_eq!(nothing.status.code(), Some(2));
+    assert!(text(&nothing.stderr).contains("no scenario ran"));
+
+    // Nothing listens on port 1 of loopback.
+    let unreachable = lockdrill(&[
+        "run",
+        "features/admin_detached.feature",
+        "--name",
+        "root user re-attaches",
+        "--emulator",
+        "http://127.0.0.1:1",
+    ]);
+    assert_eq!(unreachable.status.code(), Some(3));
+    assert!(text(&unreachable.stdout).contains("did not come to life"));
+}

@@ -260,6 +260,12 @@ fn run_drills(args: &RunArgs) -> u8 {
         return EXIT_BAD_INPUT;
     }
     print!("{}", crate::report::console::summary(&run.report));
+    if run.report.scenarios.is_empty() {
+        eprintln!(
+            "error: no scenario ran: nothing under the given paths matches the --tags and \
+             --name filters"
+        );
+    }
     run.exit_code()
 }
 

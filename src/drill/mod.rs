@@ -89,13 +89,13 @@ pub struct DrillRun {
 }
 
 impl DrillRun {
-    /// The exit code of `lockdrill run`: 0 every drill recovered, 1 a drill failed, 2 bad
-    /// input, 3 the emulator could not be started.
+    /// The exit code of `lockdrill run`: 0 every drill passed, 1 a drill failed, 2 bad input
+    /// (including a run that matched no scenario at all), 3 the emulator could not be started.
     pub fn exit_code(&self) -> u8 {
         match self.fault {
             Some(Fault::Emulator) => 3,
             Some(Fault::BadInput) => 2,
-            None if self.parsing_errors > 0 => 2,
+            None if self.parsing_errors > 0 || self.report.scenarios.is_empty() => 2,
             None if self.report.failed() > 0 || !self.undefined.is_empty() => 1,
             None => 0,
         }
