@@ -1,7 +1,7 @@
 //! The drill catalogue through `--emulator container:moto`, end to end with the built
 //! `lockdrill` binary, and proof that no container outlives a run: a passing one, a failing
 //! one, and one interrupted with SIGINT. (The same catalogue runs on the Moto process backend
-//! in `tests/drills.rs`.)
+//! in `tests/drills.rs`.) A panic that unwinds through a lease removes its container too.
 //!
 //! They need a Docker API engine (`DOCKER_HOST`, or `/var/run/docker.sock`) that has the image
 //! `LOCKDRILL_MOTO_IMAGE` (default `motoserver/moto:5.2.5`). Without one each test prints one
@@ -17,7 +17,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use lockdrill::emulator::{
-    DEFAULT_MOTO_IMAGE, PythonEnv, check_container_engine, labelled_containers, lockdrill_home,
+    DEFAULT_MOTO_IMAGE, Emulator, EmulatorKind, LeaseOptions, PythonEnv, check_container_engine,
+    labelled_containers, lockdrill_home,
 };
 
 /// One container test at a time.
@@ -284,6 +285,36 @@ fn an_interrupted_run_leaves_no_container() {
         left_by(pid),
         Vec::<String>::new(),
         "containers left after SIGINT:\n{stderr}"
+    );
+}
+
+#[test]
+fn a_panic_unwinding_through_the_lease_removes_the_container() {
+    let Some((image, _serial)) = engine() else {
+        return;
+    };
+    let kind = EmulatorKind::ContainerMoto { image };
+    let pid = std::process::id();
+
+    let unwound = std::panic::catch_unwind(|| {
+        runtime().block_on(async {
+            let emulator = Emulator::start(&kind, &LeaseOptions::default())
+                .await
+                .unwrap_or_else(|error| panic!("{error}"));
+            let ours = labelled_containers().await.unwrap();
+            assert_eq!(ours.iter().filter(|c| c.pid == Some(pid)).count(), 1);
+            panic!(
+                "a step panics while its drill holds {}",
+                emulator.endpoint()
+            );
+        })
+    });
+
+    assert!(unwound.is_err());
+    assert_eq!(
+        left_by(pid),
+        Vec::<String>::new(),
+        "containers left after a panic"
     );
 }
 
