@@ -554,3 +554,55 @@ fn unescaped_pipes(line: &str) -> usize {
     }
     count
 }
+
+/// A drill proven unrecoverable passes in every format, and every format keeps the whole
+/// explanation of why nothing could recover, line by line where the format allows it.
+#[test]
+fn an_unrecoverable_drill_passes_and_says_why_everywhere() {
+    let why = "line 9: the root user of 222222222222 cannot sign in\n\
+               nothing can recover IAM in account 222222222222:\n  \
+               - arn:aws:iam::222222222222:user/alice: not authorized";
+    let mut scenario = failed();
+    scenario.verdict = Verdict::Unrecoverable { reason: why.into() };
+    let run = RunReport {
+        scenarios: vec![scenario],
+        ..fixture()
+    };
+
+    assert_eq!(run.totals_line(), "1 passed, 0 failed");
+    assert!(console::summary(&run).contains("UNRECOVERABLE"));
+
+    let markdown = markdown::render(&run);
+    assert!(
+        markdown.contains("Why:\n\n```text\n")
+            && markdown.contains("\n  - arn:aws:iam::222222222222:user/alice"),
+        "{markdown}"
+    );
+    let html = html::render(&run);
+    assert!(
+        html.contains("<pre>line 9: the root user of 222222222222 cannot sign in\nnothing can"),
+        "{html}"
+    );
+    let junit = junit::render(&run);
+    assert!(
+        junit.contains("failures=\"0\"")
+            && junit.contains("<system-out>UNRECOVERABLE, as expected"),
+        "{junit}"
+    );
+    let cucumber: serde_json::Value =
+        serde_json::from_str(&cucumber_json::render(&run)).expect("cucumber JSON");
+    let steps = cucumber[0]["elements"][0]["steps"]
+        .as_array()
+        .expect("steps");
+    assert!(
+        steps
+            .iter()
+            .all(|step| step["result"]["status"] != "failed")
+    );
+    assert!(
+        steps.last().unwrap()["output"][0]
+            .as_str()
+            .unwrap()
+            .contains("nothing can recover")
+    );
+}

@@ -105,11 +105,12 @@ fn scenario_section(number: usize, scenario: &ScenarioReport, out: &mut String) 
         tags.join(", ")
     };
     let _ = writeln!(out, "<li>Tags: {tags}</li>");
-    let reason = scenario
-        .verdict
-        .reason()
-        .map(|r| format!(": {}", escape(r)))
-        .unwrap_or_default();
+    // A reason of several lines is shown whole, as written, below the verdict.
+    let reason = match scenario.verdict.reason() {
+        Some(reason) if reason.contains('\n') => format!("<pre>{}</pre>", escape(reason)),
+        Some(reason) => format!(": {}", escape(reason)),
+        None => String::new(),
+    };
     let _ = writeln!(
         out,
         "<li>Verdict: {}{reason}</li>",

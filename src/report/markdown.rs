@@ -75,12 +75,14 @@ fn scenario_section(number: usize, scenario: &ScenarioReport, out: &mut String) 
         tags.join(", ")
     };
     let _ = writeln!(out, "- Tags: {tags}");
+    // A reason of several lines (why nothing can recover, principal by principal) is shown
+    // whole below the list; its first line stays in the verdict.
     let _ = match scenario.verdict.reason() {
         Some(reason) => writeln!(
             out,
             "- Verdict: **{}**: {}",
             scenario.verdict.label(),
-            text(reason)
+            text(reason.lines().next().unwrap_or_default())
         ),
         None => writeln!(out, "- Verdict: **{}**", scenario.verdict.label()),
     };
@@ -103,6 +105,9 @@ fn scenario_section(number: usize, scenario: &ScenarioReport, out: &mut String) 
         }
     }
     out.push('\n');
+    if let Some(reason) = scenario.verdict.reason().filter(|r| r.contains('\n')) {
+        let _ = write!(out, "Why:\n\n{}\n", fenced(reason));
+    }
 
     timeline(scenario, out);
     failures(scenario, out);
