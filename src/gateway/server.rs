@@ -278,16 +278,6 @@ async fn handle(
 
     let outcome = decide_and_forward(shared, &parts, &body, &request_id).await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    shared.record(Decided {
-        at: Utc::now(),
-        principal: outcome.principal.clone().unwrap_or_else(|| "-".into()),
-        action: outcome.action.clone().unwrap_or_else(|| "-".into()),
-        resource: outcome.resource.clone().unwrap_or_else(|| "-".into()),
-        decision: outcome.decision,
-        decided_by: outcome.decided_by,
-        status: outcome.response.status().as_u16(),
-        message: outcome.message.clone(),
-    });
     tracing::info!(
         target: "lockdrill::gateway",
         request_id,
@@ -301,6 +291,19 @@ async fn handle(
         upstream_ms = format!("{:.2}", outcome.upstream.as_secs_f64() * 1000.0),
         "request"
     );
+
+    // The journal takes the outcome's fields: the answer is all that is left to send.
+    let status = outcome.response.status().as_u16();
+    shared.record(Decided {
+        at: Utc::now(),
+        principal: outcome.principal.unwrap_or_else(|| "-".into()),
+        action: outcome.action.unwrap_or_else(|| "-".into()),
+        resource: outcome.resource.unwrap_or_else(|| "-".into()),
+        decision: outcome.decision,
+        decided_by: outcome.decided_by,
+        status,
+        message: outcome.message,
+    });
     respond(outcome.response)
 }
 
