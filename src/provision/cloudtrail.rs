@@ -33,7 +33,14 @@ pub async fn create_trail(endpoint: &str, account: &str, name: &str) -> Result<(
     let bucket = bucket_for(account);
 
     let url = format!("{}/{bucket}", endpoint.trim_end_matches('/'));
-    let (status, body) = send(&url, "PUT", "s3", account, Vec::new(), &[]).await;
+    let create_bucket = Request {
+        url: &url,
+        method: "PUT",
+        service: "s3",
+        account,
+        headers: &[],
+    };
+    let (status, body) = send(&create_bucket, Vec::new()).await;
     // A bucket made for an earlier trail of the same account is fine.
     if !(200..300).contains(&status) && !body.contains("BucketAlreadyOwnedByYou") {
         return Err(ProvisionError::new(
@@ -76,15 +83,14 @@ async fn call(
         ("content-type", "application/x-amz-json-1.1"),
         ("x-amz-target", target.as_str()),
     ];
-    let (status, body) = send(
-        endpoint.trim_end_matches('/'),
-        "POST",
-        "cloudtrail",
+    let cloudtrail = Request {
+        url: endpoint.trim_end_matches('/'),
+        method: "POST",
+        service: "cloudtrail",
         account,
-        request.to_string().into_bytes(),
-        &headers,
-    )
-    .await;
+        headers: &headers,
+    };
+    let (status, body) = send(&cloudtrail, request.to_string().into_bytes()).await;
 
     let answer: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
     if (200..300).contains(&status) {
@@ -97,16 +103,19 @@ async fn call(
     ))
 }
 
+/// Where a request goes, in whose account, and the headers it carries besides the signature.
+struct Request<'a> {
+    url: &'a str,
+    method: &'a str,
+    /// The signing name: `s3` or `cloudtrail`.
+    service: &'a str,
+    account: &'a str,
+    headers: &'a [(&'a str, &'a str)],
+}
+
 /// Signs and sends a request; the status and body, or status 0 and why it was not sent.
-async fn send(
-    url: &str,
-    method: &str,
-    service: &str,
-    account: &str,
-    body: Vec<u8>,
-    headers: &[(&str, &str)],
-) -> (u16, String) {
-    let signed = match signed_request(url, method, service, account, body, headers) {
+async fn send(request: &Request<'_>, body: Vec<u8>) -> (u16, String) {
+    let signed = match signed_request(request, body) {
         Ok(request) => request,
         Err(reason) => return (0, reason),
     };
@@ -125,13 +134,16 @@ async fn send(
 }
 
 fn signed_request(
-    url: &str,
-    method: &str,
-    service: &str,
-    account: &str,
+    request: &Request<'_>,
     body: Vec<u8>,
-    headers: &[(&str, &str)],
 ) -> Result<http::Request<Full<Bytes>>, String> {
+    let Request {
+        url,
+        method,
+        service,
+        account,
+        headers,
+    } = *request;
     let host = url
         .split("://")
         .nth(1)
@@ -173,15 +185,15 @@ fn signed_request(
         .map_err(|error| format!("cannot sign the request: {error}"))?
         .into_parts();
 
-    let mut request = http::Request::builder().method(method).uri(url);
+    let mut builder = http::Request::builder().method(method).uri(url);
     for (name, value) in &unsigned {
         if name != "host" {
-            request = request.header(name, value);
+            builder = builder.header(name, value);
         }
     }
-    let mut request = request
+    let mut signed = builder
         .body(Full::new(Bytes::from(body)))
         .map_err(|error| format!("cannot build the request: {error}"))?;
-    instructions.apply_to_request_http1x(&mut request);
-    Ok(request)
+    instructions.apply_to_request_http1x(&mut signed);
+    Ok(signed)
 }
