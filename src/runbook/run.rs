@@ -70,7 +70,9 @@ async fn run_block(
         line: block.line,
         source,
     })?;
-    let group = child.id();
+    // The aws CLI runs in bash's process group: a timeout, or a drill stopped by Ctrl-C while
+    // it waits here, kills all of it, not only bash.
+    let mut group = ProcessGroup(child.id());
     let finished = tokio::time::timeout(block.timeout, child.wait_with_output()).await;
     let duration = started.elapsed();
 
@@ -86,7 +88,10 @@ async fn run_block(
         timed_out: None,
     };
     let output = match finished {
-        Ok(Ok(output)) => output,
+        Ok(Ok(output)) => {
+            group.0 = None;
+            output
+        }
         Ok(Err(source)) => {
             return Err(RunbookError::Spawn {
                 origin: origin.to_owned(),
@@ -95,8 +100,7 @@ async fn run_block(
             });
         }
         Err(_) => {
-            // The aws CLI runs in bash's process group; kill all of it, not only bash.
-            kill_group(group).await;
+            drop(group);
             failure.timed_out = Some(block.timeout);
             tracing::debug!(
                 line = block.line,
@@ -207,15 +211,19 @@ fn scrub(text: &str, secrets: &[&str]) -> String {
         .fold(text.to_owned(), |text, secret| text.replace(secret, "***"))
 }
 
-async fn kill_group(group: Option<u32>) {
-    let Some(group) = group else { return };
-    let _ = tokio::process::Command::new("kill")
-        .args(["-KILL", "--", &format!("-{group}")])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await;
+/// A block's process group, killed when dropped unless the block ended by itself.
+struct ProcessGroup(Option<u32>);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        let Some(group) = self.0 else { return };
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{group}")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
 }
 
 /// A fresh, empty `HOME` for one run, removed when the run ends.
