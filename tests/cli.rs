@@ -470,3 +470,38 @@ fn run_exit_codes_tell_bad_input_and_emulator_failures_apart() {
     assert_eq!(unreachable.status.code(), Some(3));
     assert!(text(&unreachable.stdout).contains("did not come to life"));
 }
+
+/// Ctrl-C stops a run mid-drill as SIGINT would end it (130), after stopping the drills and
+/// their emulators, and says so; the run never passes.
+#[test]
+fn an_interrupted_run_exits_130_after_stopping_its_drills() {
+    let child = Command::new(env!("CARGO_BIN_EXE_lockdrill"))
+        .current_dir(root())
+        .args([
+            "run",
+            "features/admin_detached.feature",
+            "--concurrency",
+            "1",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("lockdrill runs");
+
+    // Long enough for the first world to be starting or live, far from the run's end.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+
+    let output = child.wait_with_output().expect("lockdrill ends");
+    assert_eq!(output.status.code(), Some(130), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("interrupted by SIGINT"),
+        "{}",
+        text(&output.stderr)
+    );
+}

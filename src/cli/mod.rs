@@ -242,11 +242,27 @@ fn run_drills(args: &RunArgs) -> u8 {
         emulator,
         lease: args.emulator.lease_options(false),
     };
-    let run = match runtime.block_on(crate::drill::run(&options)) {
-        Ok(run) => run,
-        Err(message) => {
+    // Ctrl-C or SIGTERM drops the drills; each world's emulator goes with it.
+    let finished = runtime.block_on(async {
+        tokio::select! {
+            run = crate::drill::run(&options) => Ok(run),
+            signal = stopped() => Err(signal),
+        }
+    });
+    let run = match finished {
+        Ok(Ok(run)) => run,
+        Ok(Err(message)) => {
             eprintln!("error: {message}");
             return EXIT_BAD_INPUT;
+        }
+        Err(signal) => {
+            // A container whose start was cut short has no lease to remove it.
+            runtime.block_on(crate::emulator::remove_own_containers());
+            eprintln!(
+                "interrupted by {}: the drills and their emulators were stopped",
+                signal.name
+            );
+            return signal.exit_code;
         }
     };
 
@@ -267,6 +283,28 @@ fn run_drills(args: &RunArgs) -> u8 {
         );
     }
     run.exit_code()
+}
+
+/// A signal that stops lockdrill, and the exit code a shell gives a process it ended.
+struct Stop {
+    name: &'static str,
+    exit_code: u8,
+}
+
+/// Waits for Ctrl-C (SIGINT), or for SIGTERM (`docker stop`, `kill`).
+async fn stopped() -> Stop {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => Stop { name: "SIGINT", exit_code: 130 },
+        _ = terminate => Stop { name: "SIGTERM", exit_code: 143 },
+    }
 }
 
 /// Operator logs go to stderr, filtered by `LOCKDRILL_LOG` (default: warnings only).

@@ -80,7 +80,9 @@ async fn serve(world: World, kind: EmulatorKind, args: &ServeArgs) -> u8 {
     let options = args.emulator.lease_options(true);
     let live = tokio::select! {
         live = LiveWorld::start(&world, &kind, &options, args.listen) => live,
-        _ = stopped() => {
+        _ = super::stopped() => {
+            // A container whose start was cut short has no lease to remove it.
+            crate::emulator::remove_own_containers().await;
             eprintln!("interrupted before the world was ready");
             return EXIT_EMULATOR;
         }
@@ -134,26 +136,10 @@ async fn serve(world: World, kind: EmulatorKind, args: &ServeArgs) -> u8 {
         live.emulator.endpoint()
     );
 
-    stopped().await;
+    super::stopped().await;
     eprintln!("stopping");
     live.stop().await;
     0
-}
-
-/// Waits for Ctrl-C, or for SIGTERM (`docker stop`, `kill`).
-async fn stopped() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate => {}
-    }
 }
 
 /// Writes the credentials file readable by its owner only.

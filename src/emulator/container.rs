@@ -11,13 +11,13 @@
 //!
 //! Every container is labelled `lockdrill=1`, with the process id and a per-process session
 //! token, and is removed (forcibly: Moto ignores SIGTERM as PID 1) however its lease ends:
-//! [`ContainerLease::stop`], drop (also while a panic unwinds), or SIGINT/SIGTERM, which
-//! [`watch_signals`] turns into a removal of this process's containers before the process
-//! exits. Every path awaits the same removal, so that `lockdrill serve`'s own Ctrl-C handling
-//! and the signal watcher never race each other.
+//! [`ContainerLease::stop`] or drop (also while a panic unwinds). Ctrl-C is the command
+//! line's to handle: it drops what it was running, then calls [`remove_own_containers`] for
+//! any container whose start was cut short before it had a lease. Every path awaits the same
+//! removal, so none of them races another.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, Once, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use testcontainers::bollard::Docker;
@@ -39,13 +39,9 @@ pub const CONTAINER_LABEL: &str = "lockdrill";
 /// The label with the id of the lockdrill process that started the container.
 const PID_LABEL: &str = "lockdrill.pid";
 
-/// The label with a token unique to this process, so that the signal watcher removes only
-/// this process's containers even where several machines share one engine.
+/// The label with a token unique to this process, so that [`remove_own_containers`] removes
+/// only this process's containers even where several machines share one engine.
 const SESSION_LABEL: &str = "lockdrill.session";
-
-/// How long the signal watcher lets the process finish on its own (`lockdrill serve` stops
-/// gracefully on Ctrl-C) before it exits it.
-const SIGNAL_GRACE: Duration = Duration::from_secs(2);
 
 /// Finds a Python with Moto in the image and runs the launcher (`$1`) with it; an image
 /// without one still starts Moto, only without fixed account ids.
@@ -123,7 +119,6 @@ impl ContainerLease {
     /// Starts the container and waits until it answers at the returned 127.0.0.1 port.
     pub async fn start(spec: ContainerSpec) -> Result<(ContainerLease, u16), EmulatorError> {
         check_engine().await?;
-        watch_signals();
         let host_port = endpoint::free_loopback_port()?;
         let logs = StderrRing::default();
 
@@ -471,8 +466,8 @@ async fn force_remove(id: &str) {
 }
 
 /// Removes every container of this process: those with a lease, and any started but not
-/// yet handed to one. Returns how many there were.
-async fn remove_all() -> usize {
+/// yet handed to one (a start cut short by Ctrl-C). Returns how many there were.
+pub async fn remove_own_containers() -> usize {
     let mut ids: BTreeSet<String> = live().keys().cloned().collect();
     match list_labelled(&format!("{SESSION_LABEL}={}", session())).await {
         Ok(listed) => ids.extend(listed),
@@ -489,59 +484,6 @@ async fn remove_all() -> usize {
     });
     futures::future::join_all(removals).await;
     count
-}
-
-/// On the first container, starts a thread that waits for SIGINT or SIGTERM, removes this
-/// process's containers, gives the process [`SIGNAL_GRACE`] to finish on its own, and then
-/// exits it as the signal would have (130 or 143). A second signal cuts the grace short.
-///
-/// Without it, Ctrl-C on `lockdrill run` would end the process at once and leave the
-/// containers running; testcontainers' own watchdog stops containers one by one (ten seconds
-/// each for Moto) and would end `lockdrill serve` before its graceful shutdown.
-fn watch_signals() {
-    static WATCHING: Once = Once::new();
-    WATCHING.call_once(|| {
-        let spawned = std::thread::Builder::new()
-            .name("lockdrill-container-signals".into())
-            .spawn(|| match small_runtime() {
-                Ok(runtime) => runtime.block_on(remove_on_signal()),
-                Err(error) => tracing::warn!(%error, "containers will not be removed on Ctrl-C"),
-            });
-        if let Err(error) = spawned {
-            tracing::warn!(%error, "containers will not be removed on Ctrl-C");
-        }
-    });
-}
-
-async fn remove_on_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-
-    let (mut interrupt, mut terminate) = match (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) {
-        (Ok(interrupt), Ok(terminate)) => (interrupt, terminate),
-        (Err(error), _) | (_, Err(error)) => {
-            tracing::warn!(%error, "containers will not be removed on Ctrl-C");
-            return;
-        }
-    };
-    let (name, code) = tokio::select! {
-        _ = interrupt.recv() => ("SIGINT", 130),
-        _ = terminate.recv() => ("SIGTERM", 143),
-    };
-
-    let removed = remove_all().await;
-    if removed > 0 {
-        eprintln!("lockdrill: {name}: removed {removed} emulator container(s)");
-    }
-    tokio::select! {
-        _ = tokio::time::sleep(SIGNAL_GRACE) => {}
-        _ = interrupt.recv() => {}
-        _ = terminate.recv() => {}
-    }
-    remove_all().await;
-    std::process::exit(code);
 }
 
 /// Connects to a `unix://` or `tcp://` Docker host; other schemes are left to testcontainers.

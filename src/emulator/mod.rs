@@ -21,8 +21,15 @@ mod container;
 
 #[cfg(feature = "containers")]
 pub use container::{
-    CONTAINER_LABEL, LabelledContainer, check_engine as check_container_engine, labelled_containers,
+    CONTAINER_LABEL, LabelledContainer, check_engine as check_container_engine,
+    labelled_containers, remove_own_containers,
 };
+
+/// Without the container backends there are no containers to remove.
+#[cfg(not(feature = "containers"))]
+pub async fn remove_own_containers() -> usize {
+    0
+}
 
 use std::fmt;
 use std::str::FromStr;
